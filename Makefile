@@ -1,0 +1,79 @@
+# One entry point for every job. `make test` on a fresh machine sets up what it needs:
+# a venv with the pinned toolchain, the ansible_collections link, a Docker engine and
+# the systemd base images (scripts/testbed.sh), then runs every check.
+#
+#   make test                     lint + unit + molecule (all scenarios, both distros)
+#                                 + build-test (the tarball, installed, used from outside)
+#   make lint                     yamllint, ansible-lint (production), changelog fragments
+#   make unit                     pytest tests/unit
+#   make molecule [scenario=X]    molecule test, every scenario or one
+#   make demo                     site.yml against a local 512 MiB systemd container
+#   make build                    the collection tarball in .cache/build
+#
+# MOLECULE_DISTROS (default "debian12 debian13") picks the test hosts' distributions;
+# MOLECULE_IMAGE runs the scenarios on an image of your own instead.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.cache/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/smallvps/hardening
+
+export PATH := $(BIN):$(PATH)
+# This checkout is smallvps.hardening through the link; community.docker and friends
+# come from the `ansible` package in the venv (found on sys.path).
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_INJECT_FACT_VARS := False
+export ANSIBLE_NOCOLOR := $(if $(CI),1,)
+export PY_COLORS := $(if $(CI),0,1)
+
+.PHONY: help test lint unit molecule demo demo-destroy build build-test testbed venv link clean
+
+help:
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+
+test: lint unit molecule build-test
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+link: $(COLLECTION_LINK)
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+lint: venv link
+	yamllint --strict .
+	ansible-lint
+	antsibull-changelog lint
+
+unit: venv link
+	pytest
+
+testbed:
+	scripts/testbed.sh all
+
+molecule: venv link testbed
+	scripts/molecule.sh $(scenario)
+
+demo: venv link testbed
+	molecule converge -s demo
+	@echo "demo: the host is the container smallvps-demo; look around with: docker exec -it smallvps-demo bash"
+
+demo-destroy: venv link
+	molecule destroy -s demo
+
+build: venv link
+	ansible-galaxy collection build --force --output-path .cache/build
+
+build-test: venv testbed
+	scripts/test-build.sh
+
+clean:
+	rm -rf .cache .ansible .pytest_cache .hypothesis $(VENV)
