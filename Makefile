@@ -27,6 +27,9 @@ export PATH := $(BIN):$(PATH)
 # come from the `ansible` package in the venv (found on sys.path).
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_INJECT_FACT_VARS := False
+# Keep Ansible's own state (tmp, galaxy cache, anything a tool installs) inside the
+# checkout, so tests never read or write your ~/.ansible and two checkouts never mix.
+export ANSIBLE_HOME := $(CURDIR)/.cache/ansible-home
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PY_COLORS := $(if $(CI),0,1)
 
