@@ -1,0 +1,66 @@
+# Copyright (c) smallvps.hardening maintainers
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: memory_budget_table
+short_description: Render a memory plan as fixed-width text lines
+version_added: 0.1.0
+author:
+  - smallvps.hardening maintainers
+description:
+  - Turns the output of P(smallvps.hardening.memory_budget#filter) into a list of text lines, one per service
+    (name, tier, MemoryMax, MemoryHigh, GOMEMLIMIT, workers, OOMScoreAdjust; C(-) for none), then two summary
+    lines (effective memory and its source, swap, cpus; reserve, tier 0, tier 2, pool, allocated, headroom)
+    and one line per warning.
+  - Meant for C(ansible.builtin.debug), so a playbook prints the plan without Jinja arithmetic.
+positional: _input
+options:
+  _input:
+    description: The plan returned by P(smallvps.hardening.memory_budget#filter).
+    type: dict
+    required: true
+seealso:
+  - plugin: smallvps.hardening.memory_budget
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Print the plan
+  ansible.builtin.debug:
+    msg: "{{ memory_plan | smallvps.hardening.memory_budget_table }}"
+
+# service  tier  MemoryMax  MemoryHigh  GOMEMLIMIT  workers  OOMScoreAdjust
+# app         1       605M        544M           -        3             100
+# nginx       0          -           -           -        -            -500
+# sshd        0          -           -           -        -            -500
+# effective 1024 MiB (source meminfo; memtotal 1024 MiB, cgroup limit none), swap 0 MiB, cpus 1
+# reserve 371 MiB, tier 0 48 MiB, tier 2 0 MiB, pool 605 MiB, allocated 605 MiB, headroom 0 MiB
+"""
+
+RETURN = r"""
+_value:
+  description: The table, one string per line, without trailing spaces.
+  type: list
+  elements: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_budget import (
+    MemoryBudgetError,
+    render_table,
+)
+
+
+def memory_budget_table(plan):
+    try:
+        return render_table(plan)
+    except MemoryBudgetError as error:
+        raise AnsibleFilterError(str(error)) from error
+
+
+class FilterModule:
+    def filters(self):
+        return {"memory_budget_table": memory_budget_table}
