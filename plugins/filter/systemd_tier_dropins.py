@@ -1,0 +1,91 @@
+# Copyright (c) smallvps.hardening maintainers
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: systemd_tier_dropins
+short_description: Turn a memory plan into systemd drop-in directives per tier
+version_added: 0.1.0
+author:
+  - smallvps.hardening maintainers
+description:
+  - Takes the plan returned by P(smallvps.hardening.memory_budget#filter) and returns, per service, the
+    systemd directives its tier gets. The numbers come from the plan; this filter only decides which
+    directive carries which number, so templates compute nothing.
+  - Tier 0 (protect) gets C(OOMScoreAdjust) and C(Restart=on-failure), never C(MemoryMax).
+  - Tier 1 (cap) gets C(MemoryAccounting=yes), C(MemoryMax), C(MemoryHigh), C(OOMScoreAdjust), C(Restart=always),
+    C(RestartSec) and, in C([Unit]), C(StartLimitIntervalSec) and C(StartLimitBurst).
+  - Tier 2 (leave alone) gets nothing, or only C(OOMScoreAdjust) when the service overrides it.
+  - Go services of tier 0 and 1 also get C(Environment=GOMEMLIMIT=<n>MiB).
+  - Service names without a unit suffix get C(.service).
+positional: _input
+options:
+  _input:
+    description: The plan returned by P(smallvps.hardening.memory_budget#filter).
+    type: dict
+    required: true
+seealso:
+  - plugin: smallvps.hardening.memory_budget
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Write one drop-in per unit
+  ansible.builtin.copy:
+    dest: "/etc/systemd/system/{{ item.unit }}.d/50-smallvps-tier.conf"
+    content: |
+      {% for section, directives in item.sections.items() %}
+      [{{ section }}]
+      {% for key, value in directives %}
+      {{ key }}={{ value }}
+      {% endfor %}
+      {% endfor %}
+    mode: "0644"
+  loop: "{{ memory_plan | smallvps.hardening.systemd_tier_dropins }}"
+  when: item.sections
+"""
+
+RETURN = r"""
+_value:
+  description: One entry per service, in plan order.
+  type: list
+  elements: dict
+  contains:
+    unit:
+      description: The unit name, for example C(ssh.service).
+      type: str
+    name:
+      description: The service name in the plan.
+      type: str
+    tier:
+      description: The tier.
+      type: int
+    oom_score_adjust:
+      description: The OOMScoreAdjust the unit's processes should have, C(null) for none.
+      type: int
+    sections:
+      description:
+        - 'C({Unit: [[key, value], ...], Service: [[key, value], ...]}); empty sections are left out, and an empty
+          mapping means the unit gets no drop-in.'
+      type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smallvps.hardening.plugins.module_utils.systemd_tiering import (
+    SystemdTieringError,
+    dropins,
+)
+
+
+def systemd_tier_dropins(plan):
+    try:
+        return dropins(plan)
+    except SystemdTieringError as error:
+        raise AnsibleFilterError(str(error)) from error
+
+
+class FilterModule:
+    def filters(self):
+        return {"systemd_tier_dropins": systemd_tier_dropins}
