@@ -1,8 +1,8 @@
 """systemd_tiering on a 512 MiB host: read-back, live limits, earlyoom, refusals, OOM drills."""
 
+import functools
 import json
-import os
-import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +24,10 @@ def _show(host, unit, *props):
     return dict(line.split("=", 1) for line in output.splitlines())
 
 
-def _apply(*extra_vars):
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-               os.path.join(os.path.dirname(__file__), "..", "apply.yml")]
-    for extra in extra_vars:
-        command += ["-e", json.dumps(extra)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+@pytest.fixture
+def apply(ansible_playbook):
+    """Run apply.yml with -e overrides; see molecule/conftest.py."""
+    return functools.partial(ansible_playbook, Path(__file__).resolve().parents[1] / "apply.yml")
 
 
 def _cgroup_file(host, unit, name):
@@ -88,13 +86,13 @@ def test_earlyoom_avoids_tier0_and_prefers_tier1(host):
     assert "--prefer ^(python3)$" in args
 
 
-def test_unknown_unit_is_refused_before_any_change(host):
+def test_unknown_unit_is_refused_before_any_change(host, apply):
     before = host.file(DROPIN).content_string
-    result = _apply({"systemd_tiering_services": [
+    result = apply({"systemd_tiering_services": [
         {"name": "smallvps-hog.service", "tier": 1, "min": "48M"},
         {"name": "no-such-app.service", "tier": 1, "min": "32M"},
     ]})
-    output = result.stdout + result.stderr
+    output = result.output
     assert result.returncode != 0
     assert "systemd_tiering_services" in output and "no-such-app.service" in output, output
     assert host.file(DROPIN).content_string == before
@@ -107,10 +105,10 @@ def test_unknown_unit_is_refused_before_any_change(host):
     ({"name": "smallvps-hog.service", "tier": 1, "min": "-64M"}, "key 'min'"),
     ({"name": "smallvps-hog.service", "tier": 3, "min": "64M"}, "tier"),
 ])
-def test_bad_input_is_refused_naming_the_variable(host, service, expected):
+def test_bad_input_is_refused_naming_the_variable(host, service, expected, apply):
     before = host.file(DROPIN).content_string
-    result = _apply({"systemd_tiering_services": [service]})
-    output = result.stdout + result.stderr
+    result = apply({"systemd_tiering_services": [service]})
+    output = result.output
     assert result.returncode != 0
     assert "systemd_tiering_services" in output, output
     assert expected in output, output
