@@ -1,4 +1,4 @@
-"""The worked plans in docs/memory-budget.md are what the arithmetic gives today.
+"""The worked plans in docs/memory-budget.md and README.md are what the arithmetic gives today.
 
 Each heading of section 6 names a host and a service list; the first ```text block under it
 is the plan (table, then one line of extras per service that declares them) or the refusal.
@@ -17,7 +17,9 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_budget i
     render_table,
 )
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "memory-budget.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "memory-budget.md"
+README = ROOT / "README.md"
 MIB = 1024 * 1024
 EXTRAS = ("limit_req_zone_size", "introspection_max_cost",
           "max_buffered_pages_total", "max_buffered_pages_per_connection")
@@ -34,14 +36,11 @@ SMALLER_STACK = [
 ]
 
 
-def _doc_text():
-    return DOC.read_text(encoding="utf-8")
-
-
-def _block_after(heading):
+def _block_after(heading, doc=DOC, kind="(?:text|yaml)"):
     """The first ```text (or ```yaml) block after a heading line of the doc."""
-    match = re.search(rf"^#+ {re.escape(heading)}\n.*?^```(?:text|yaml)\n(.*?)^```", _doc_text(), re.M | re.S)
-    assert match, f"docs/memory-budget.md has no heading {heading!r} with a code block after it"
+    text = doc.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ {re.escape(heading)}\n.*?^```{kind}\n(.*?)^```", text, re.M | re.S)
+    assert match, f"{doc.name} has no heading {heading!r} with a code block after it"
     return match.group(1).rstrip("\n")
 
 
@@ -81,3 +80,10 @@ def _rendered(mb, cpus, services):
 def test_worked_plan_matches_the_arithmetic(heading, mb, cpus, services):
     expected = _rendered(mb, cpus, services if services is not None else _standard_stack())
     assert _block_after(heading) == expected, f"paste this under '{heading}':\n{expected}"
+
+
+def test_readme_plan_matches_the_arithmetic():
+    # README.md shows the acceptance case with its services in YAML, then the plan.
+    services = yaml.safe_load(_block_after("The memory plan", README, "yaml"))["smallvps_services"]
+    expected = _rendered(1024, 1, services)
+    assert _block_after("The memory plan", README, "text") == expected, f"paste this into README.md:\n{expected}"
