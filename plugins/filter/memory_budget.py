@@ -240,20 +240,17 @@ _value:
       elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_budget import (
     DEFAULT_RATIO,
     MemoryBudgetError,
     build_plan,
 )
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 
 
+@as_filter_errors(MemoryBudgetError)
 def memory_budget(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAULT_RATIO, gomemlimit_ratio=DEFAULT_RATIO):
-    try:
-        return build_plan(facts, services, reserve, cpus, memory_high_ratio, gomemlimit_ratio)
-    except MemoryBudgetError as error:
-        raise AnsibleFilterError(str(error)) from error
+    return build_plan(facts, services, reserve, cpus, memory_high_ratio, gomemlimit_ratio)
 
 
 class FilterModule:

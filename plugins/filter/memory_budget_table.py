@@ -46,19 +46,16 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_budget import (
     MemoryBudgetError,
     render_table,
 )
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 
 
+@as_filter_errors(MemoryBudgetError)
 def memory_budget_table(plan):
-    try:
-        return render_table(plan)
-    except MemoryBudgetError as error:
-        raise AnsibleFilterError(str(error)) from error
+    return render_table(plan)
 
 
 class FilterModule:

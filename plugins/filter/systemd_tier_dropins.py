@@ -71,19 +71,16 @@ _value:
       type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.smallvps.hardening.plugins.module_utils.systemd_tiering import (
     SystemdTieringError,
     dropins,
 )
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 
 
+@as_filter_errors(SystemdTieringError)
 def systemd_tier_dropins(plan):
-    try:
-        return dropins(plan)
-    except SystemdTieringError as error:
-        raise AnsibleFilterError(str(error)) from error
+    return dropins(plan)
 
 
 class FilterModule:
