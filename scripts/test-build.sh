@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves the built artifact works for a user: build the tarball, install it offline into an
-# empty directory, and use it from outside the checkout (ansible-doc, and a play that applies
-# smallvps.hardening.monitoring to a fresh systemd container).
+# empty directory, and use it from outside the checkout (ansible-doc, a play that applies
+# smallvps.hardening.monitoring to a fresh systemd container, and the budget playbook, which
+# needs the module, the filters and their plugin_utils from the artifact).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 checkout="$PWD"
@@ -55,3 +56,9 @@ ansible-playbook -i "$host," -c community.docker.docker "$work/play.yml" >"$work
 tail -n 3 "$work/play.log"
 docker exec "$host" htop --version >/dev/null
 echo "test-build: installed collection applied smallvps.hardening.monitoring from outside the checkout"
+
+ansible-playbook -i "$host," -c community.docker.docker smallvps.hardening.budget >"$work/budget.log" 2>&1 \
+  || { cat "$work/budget.log"; exit 1; }
+grep -q 'reserve [0-9]* MiB, tier 0' "$work/budget.log" \
+  || { echo "test-build: smallvps.hardening.budget printed no plan"; cat "$work/budget.log"; exit 1; }
+echo "test-build: installed collection printed a memory plan with smallvps.hardening.budget"
