@@ -27,7 +27,7 @@ drill = json.load(open(sys.argv[1]))
 print(f"MemoryMax {drill['memory_max_bytes'] // 2**20} MiB, RestartSec {drill['restart_sec']}, restarts {drill['restarts']}")
 for r in drill["rounds"]:
     print(f"round {r['round']}: killed after {r['seconds_to_kill']:.3f} s at {r['allocated_mib_when_killed']} MiB "
-          f"(exit {r['exit']}), answering again {r['seconds_to_recover']:.3f} s later, pid {r['old_pid']} -> {r['new_pid']}")
+          f"(exit {r['exit']}, kernel OOM kills +{r['kernel_oom_kills']}), answering again {r['seconds_to_recover']:.3f} s later, pid {r['old_pid']} -> {r['new_pid']}")
 times = [r["seconds_to_recover"] for r in drill["rounds"]]
 print(f"recovery: median {statistics.median(times):.3f} s, max {max(times):.3f} s")
 print(f"tier-0 main PIDs before {drill['protected_before']}, after {drill['protected_after']}")

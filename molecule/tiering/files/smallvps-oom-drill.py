@@ -51,6 +51,17 @@ def trigger_growth():
         pass  # the hog dies mid-request: that is the point
 
 
+def kernel_oom_kills():
+    # The kernel's own count of OOM-killer kills (global and memory-cgroup alike). It is
+    # not namespaced, so it proves the kernel, not some other SIGKILL, ended the process.
+    with open("/proc/vmstat", encoding="ascii") as vmstat:
+        for line in vmstat:
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    return None  # kernels before 4.13 do not count
+
+
 def protected_pids():
     return {unit: show(unit, "MainPID") for unit in PROTECTED}
 
@@ -63,11 +74,13 @@ def unit_drill(rounds):
     for round_number in range(1, rounds + 1):
         wait_for(healthy, 30)
         old_pid = show(HOG_UNIT, "MainPID")
+        oom_kills_before = kernel_oom_kills()
         started = time.monotonic()
         threading.Thread(target=trigger_growth, daemon=True).start()
         died = wait_for(lambda: show(HOG_UNIT, "MainPID") != old_pid, 60)
         # Until systemd starts the new process, ExecMain* describe the one that died.
         exit_status = f"{show(HOG_UNIT, 'ExecMainCode')}/{show(HOG_UNIT, 'ExecMainStatus')}"
+        oom_kills_after = kernel_oom_kills()
         with open(PROGRESS, encoding="ascii") as progress:
             reached_mib = int(progress.read().strip() or 0)
         recovered = wait_for(healthy, 30)
@@ -79,6 +92,7 @@ def unit_drill(rounds):
             "seconds_to_kill": round(died - started, 3),
             "seconds_to_recover": round(recovered - died, 3),
             "exit": exit_status,
+            "kernel_oom_kills": None if oom_kills_before is None else oom_kills_after - oom_kills_before,
         })
     return {
         "memory_max_bytes": limit_bytes,
@@ -100,6 +114,7 @@ FILLER = (
 
 def container_drill():
     before = protected_pids()
+    oom_kills_before = kernel_oom_kills()
     unit = "smallvps-filler.service"
     subprocess.run(["systemctl", "reset-failed", unit], capture_output=True, check=False)
     # Tier-1 policy (OOMScoreAdjust=100) but no MemoryMax: only the host-wide limit stops it.
@@ -112,6 +127,7 @@ def container_drill():
     return {
         "filler_exit": f"{show(unit, 'ExecMainCode')}/{show(unit, 'ExecMainStatus')}",
         "filler_result": show(unit, "Result"),
+        "kernel_oom_kills": None if oom_kills_before is None else kernel_oom_kills() - oom_kills_before,
         "hog_alive": healthy(),
         "protected_before": before,
         "protected_after": protected_pids(),

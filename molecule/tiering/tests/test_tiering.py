@@ -120,7 +120,9 @@ def test_oom_drill_kills_tier1_at_its_limit_and_it_comes_back(host):
     assert drill["memory_max_bytes"] == HOG_MEMORY_MAX
     assert drill["restarts"] == 5
     for round_result in drill["rounds"]:
-        assert round_result["exit"] == KILLED_BY_SIGKILL, round_result  # from the OOM killer
+        assert round_result["exit"] == KILLED_BY_SIGKILL, round_result
+        # The kernel counted an OOM kill in that window: the SIGKILL came from the OOM killer.
+        assert round_result["kernel_oom_kills"] >= 1, round_result
         assert round_result["new_pid"] != round_result["old_pid"]
         # It was killed near its MemoryMax, not earlier for another reason.
         assert 0.6 * 96 <= round_result["allocated_mib_when_killed"] <= 96, round_result
@@ -132,5 +134,6 @@ def test_oom_drill_kills_tier1_at_its_limit_and_it_comes_back(host):
 def test_container_oom_picks_the_tier1_filler_not_tier0(host):
     drill = json.loads(host.check_output("smallvps-oom-drill container"))
     assert drill["filler_exit"] == KILLED_BY_SIGKILL, drill
+    assert drill["kernel_oom_kills"] >= 1, drill
     assert drill["protected_after"] == drill["protected_before"], drill
     assert drill["hog_alive"], drill
