@@ -62,6 +62,10 @@ def kernel_oom_kills():
     return None  # kernels before 4.13 do not count
 
 
+def oom_kills_since(before):
+    return None if before is None else kernel_oom_kills() - before
+
+
 def protected_pids():
     return {unit: show(unit, "MainPID") for unit in PROTECTED}
 
@@ -80,7 +84,7 @@ def unit_drill(rounds):
         died = wait_for(lambda: show(HOG_UNIT, "MainPID") != old_pid, 60)
         # Until systemd starts the new process, ExecMain* describe the one that died.
         exit_status = f"{show(HOG_UNIT, 'ExecMainCode')}/{show(HOG_UNIT, 'ExecMainStatus')}"
-        oom_kills_after = kernel_oom_kills()
+        oom_kills = oom_kills_since(oom_kills_before)
         with open(PROGRESS, encoding="ascii") as progress:
             reached_mib = int(progress.read().strip() or 0)
         recovered = wait_for(healthy, 30)
@@ -92,7 +96,7 @@ def unit_drill(rounds):
             "seconds_to_kill": round(died - started, 3),
             "seconds_to_recover": round(recovered - died, 3),
             "exit": exit_status,
-            "kernel_oom_kills": None if oom_kills_before is None else oom_kills_after - oom_kills_before,
+            "kernel_oom_kills": oom_kills,
         })
     return {
         "memory_max_bytes": limit_bytes,
@@ -127,7 +131,7 @@ def container_drill():
     return {
         "filler_exit": f"{show(unit, 'ExecMainCode')}/{show(unit, 'ExecMainStatus')}",
         "filler_result": show(unit, "Result"),
-        "kernel_oom_kills": None if oom_kills_before is None else kernel_oom_kills() - oom_kills_before,
+        "kernel_oom_kills": oom_kills_since(oom_kills_before),
         "hog_alive": healthy(),
         "protected_before": before,
         "protected_after": protected_pids(),
