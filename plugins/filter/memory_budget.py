@@ -5,34 +5,38 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: memory_budget
-short_description: Plan MemoryMax, MemoryHigh, GOMEMLIMIT, workers and cache sizes for the services of a small VPS
+short_description: Plan MemoryMax, MemorySwapMax, GOMEMLIMIT, workers and cache sizes for the services of a small VPS
 version_added: 0.1.0
 author:
   - smallvps.hardening maintainers
 description:
   - Takes what the host really has (facts) and the list of services it runs, and returns one plan in
-    which every number the roles write (systemd C(MemoryMax)/C(MemoryHigh)/C(OOMScoreAdjust)/C(Restart*),
+    which every number the roles write (systemd C(MemoryMax)/C(MemorySwapMax)/C(MemoryHigh)/C(OOMScoreAdjust)/C(Restart*),
     C(GOMEMLIMIT), gunicorn workers, nginx C(limit_req_zone) size, Oathkeeper cache C(max_cost),
     gopacket reassembly page limits) comes from the same arithmetic.
-  - 'The effective memory is split as: reserve (base system) + tier-0 estimates + tier-2 estimates + pool;
-    the pool is shared by the tier-1 services by O(services[].weight), each clamped to its
-    O(services[].min) and O(services[].max) (water-filling). Everything is in whole MiB.'
-  - 'Tier 0 (protect: sshd, the front proxy) and tier 2 (leave alone) get no C(MemoryMax) and no C(MemoryHigh);
-    their O(services[].min) is an estimate subtracted before the pool is shared.'
+  - 'The effective memory is split as: reserve (base system, kernel watermarks, zram) + tier-0 estimates
+    + tier-2 estimates + pool; the pool is shared by the tier-1 services by O(services[].weight), each
+    clamped to its O(services[].min) and O(services[].max) (water-filling). Everything is in whole MiB.'
+  - 'Tier 1 gets C(MemoryMax) and C(MemorySwapMax) (0 by default), and no C(MemoryHigh) unless
+    O(services[].oomd) or O(services[].memory_high) asks for it: without swap, memory above C(MemoryHigh)
+    cannot be reclaimed and a leaking unit would be throttled forever instead of killed.'
+  - Workers, C(GOMEMLIMIT) and the cache sizes are sized against the first limit that acts
+    (C(MemoryHigh) where written, else C(MemoryMax); the estimate O(services[].min) on tier 0 and 2).
   - The filter refuses (fails the task) instead of producing a plan that does not fit; the message names
     the service and key (or option, or facts), the numbers, and the accepted form.
-  - Sizes are an integer (MiB), a string of digits (MiB) or a string like C(64M), C(64MB), C(512MiB),
-    C(1.5G), C(2GiB), C(64K), C(64KiB) (binary units, C(M) = MiB); they are rounded up to whole MiB.
+  - Sizes are an integer (MiB), a string of digits (MiB) or a number with a binary unit like C(64M),
+    C(64MB), C(512MiB), C(1.5G), C(2GiB), C(64K), C(64KiB) (C(M) = MiB); they are rounded up to whole MiB.
   - See C(docs/memory-budget.md) in the collection for the reasoning behind every constant.
-positional: services, reserve, cpus, memory_high_ratio, gomemlimit_ratio
+positional: services, reserve, cpus, memory_high_ratio, gomemlimit_ratio, units, swap
 options:
   _input:
     description:
       - The facts, in one of three forms.
       - The C(smallvps_memory) dictionary returned by M(smallvps.hardening.memory_facts) (it has C(effective_memory_bytes)).
       - An C(ansible_facts) dictionary that contains C(smallvps_memory) (that is used).
-      - Plain Ansible facts with C(memtotal_mb) and optionally C(swaptotal_mb), C(processor_vcpus) or C(processor_nproc).
-        cgroup limits are then not considered; the plan gets C(source=ansible_facts) and a warning.
+      - Plain Ansible facts with C(memtotal_mb) and optionally C(processor_vcpus) or C(processor_nproc).
+        cgroup limits are then not considered and kernel watermarks are estimated; the plan gets
+        C(source=ansible_facts) and a warning.
     type: dict
     required: true
   services:
@@ -42,18 +46,20 @@ options:
     required: true
     suboptions:
       name:
-        description: Unique service name; the key of the service in the plan.
+        description:
+          - The systemd service, C(app) or C(app.service); only C(.service) units. C(sshd), C(ssh) and
+            C(ssh.service) name the same unit (Debian's OpenSSH), and two entries for one unit are refused.
         type: str
         required: true
       tier:
         description:
-          - C(0) protect (never capped, OOMScoreAdjust -500, Restart=on-failure), C(1) cap (MemoryMax/MemoryHigh
-            from the pool, OOMScoreAdjust 100, Restart=always), C(2) leave alone (estimate only).
+          - C(0) protect (never capped, OOMScoreAdjust -500, Restart=on-failure), C(1) cap (MemoryMax from the
+            pool, MemorySwapMax, OOMScoreAdjust 100, Restart=always), C(2) leave alone (estimate only).
         type: int
         required: true
         choices: [0, 1, 2]
       runtime:
-        description: C(go) gets C(gomemlimit); C(python) gets C(workers).
+        description: C(go) gets C(gomemlimit) (tier 1, or when set); C(python) gets C(workers).
         type: str
         default: generic
         choices: [go, python, generic]
@@ -69,48 +75,84 @@ options:
         description: Tier 1 only, a positive number; the pool is shared in proportion to the weights.
         type: float
         default: 1
+      swap_max:
+        description: Tier 1 only, C(MemorySwapMax) (a size, or 0 for no swap). A cap without it lets a leak swap instead of being killed.
+        type: raw
+        default: 0
+      memory_high:
+        description:
+          - Tier 1 only, an explicit C(MemoryHigh) below the planned C(MemoryMax). Without O(services[].oomd) and
+            with C(swap_max=0) a leak is then throttled rather than killed (the plan warns).
+        type: raw
+      oomd:
+        description:
+          - Tier 1 only. V(true) writes C(MemoryHigh) (memory_high_ratio x MemoryMax unless O(services[].memory_high) is set)
+            and C(ManagedOOMMemoryPressure=kill), so systemd-oomd kills the unit when the throttling lasts.
+        type: bool
+        default: false
       oom_score_adjust:
         description: Overrides the tier default (-500 / 100 / none), an integer in -1000..1000.
         type: int
+      gomemlimit:
+        description:
+          - Go only, an explicit C(GOMEMLIMIT) (a size). Tier 1 gets gomemlimit_ratio x the first limit that acts
+            without it, and refuses more; tier 0 and 2 get none unless it is set.
+        type: raw
       per_worker:
         description: Python only, the memory of one worker (size).
         type: raw
         default: 64M
       master:
-        description: Python only, the memory of the master process (size). O(services[].min) must hold the master and one worker.
+        description: Python only, the memory of the master process (size).
         type: raw
         default: 32M
+      processes:
+        description: The process names (comm) the unit runs, for earlyoom's avoid/prefer lists; default the unit's name.
+        type: list
+        elements: str
       limit_req_clients:
         description: Expected distinct client addresses of an nginx C(limit_req_zone); adds C(limit_req_zone_size) (128 bytes per state, 32 KiB minimum).
         type: int
       introspection_cache:
         description:
           - Go only. V(true) when this service is Ory Oathkeeper with the C(oauth2_introspection) authenticator, even with the cache
-            disabled (the cache is allocated anyway); adds C(introspection_max_cost), about 10% of the budget at 2112 bytes per entry.
+            disabled (the cache is allocated anyway); adds C(introspection_max_cost), about 10% of the limit at 2112 bytes per entry.
         type: bool
         default: false
       reassembly:
         description:
           - 'Go only. V(true) or C({share: 0.25}) (0 < share <= 0.5) for a capture daemon using gopacket tcpassembly/reassembly;
-            adds C(max_buffered_pages_total) = share x budget / 2048 and C(max_buffered_pages_per_connection) = total / 64 (at least 1).'
+            adds C(max_buffered_pages_total) = share x limit / 2048 and C(max_buffered_pages_per_connection) = total / 64 (at least 1).'
         type: raw
         default: false
   reserve:
     description:
-      - Memory kept for the base system (size). Default C(min(64 MiB + 30% of effective memory, 1 GiB)).
+      - Memory kept for the base system (size), replacing the computed reserve (base 80 MiB + hot page cache 32 MiB
+        + the kernel's high watermark + the RAM of a full zram device).
       - A reserve not below the effective memory is refused.
     type: raw
   cpus:
     description: CPU count for Python worker counts (C(2 x cpus + 1) at most); default from the facts.
     type: int
   memory_high_ratio:
-    description: C(MemoryHigh) = floor(ratio x C(MemoryMax)) MiB, strictly below it; 0 < ratio < 1.
+    description: With O(services[].oomd), C(MemoryHigh) = floor(ratio x C(MemoryMax)) MiB; 0 < ratio < 1.
     type: float
     default: 0.9
   gomemlimit_ratio:
-    description: C(GOMEMLIMIT) = floor(ratio x budget) MiB, strictly below C(MemoryMax); 0 < ratio < 1.
+    description: C(GOMEMLIMIT) = floor(ratio x the first limit that acts) MiB; 0 < ratio <= 0.9.
     type: float
     default: 0.9
+  units:
+    description:
+      - The unit names on the host (a list, or C(ansible_facts.services) from M(ansible.builtin.service_facts)).
+      - When given, every service must name an existing unit, and the built-in tier-0 entries C(ssh) (16M) and C(nginx) (32M)
+        are added when their unit exists and no entry names the same unit.
+    type: raw
+  swap:
+    description:
+      - 'The swap the host will have: C({backend: file|zram|both, state: present|absent, zram_size_mb: 0})
+        (the swap role''s variables). With zram, the RAM of a full zram device joins the reserve.'
+    type: dict
 seealso:
   - plugin: smallvps.hardening.memory_facts
     plugin_type: module
@@ -132,16 +174,9 @@ EXAMPLES = r"""
       - {name: app, tier: 1, runtime: python, min: 256M, per_worker: 64M}
       - {name: oathkeeper, tier: 1, runtime: go, min: 64M, max: 128M, introspection_cache: true}
 
-# On a 1 GiB host: memory_plan.services.app.memory_max => "477M", .memory_high => "429M",
-# .workers => 3 (1 CPU); memory_plan.services.oathkeeper.gomemlimit => "115MiB"
-- name: Use the plan in a drop-in
-  ansible.builtin.copy:
-    dest: /etc/systemd/system/app.service.d/memory.conf
-    content: |
-      [Service]
-      MemoryMax={{ memory_plan.services.app.memory_max }}
-      MemoryHigh={{ memory_plan.services.app.memory_high }}
-    mode: "0644"
+- name: Print the memory limit of the app
+  ansible.builtin.debug:
+    msg: "MemoryMax={{ memory_plan.services.app.memory_max }} MemorySwapMax={{ memory_plan.services.app.memory_swap_max }}"
 
 - name: Without memory_facts (no cgroup limits, a warning is added), a fixed reserve
   ansible.builtin.debug:
@@ -158,11 +193,14 @@ _value:
   type: dict
   contains:
     services:
-      description: One entry per service, keyed by name, in input order.
+      description: One entry per service, keyed by name; built-in entries first, then input order.
       type: dict
       contains:
         name:
           description: The service name.
+          type: str
+        unit:
+          description: The systemd unit, for example C(ssh.service) for C(sshd).
           type: str
         tier:
           description: The tier.
@@ -170,11 +208,21 @@ _value:
         runtime:
           description: The runtime.
           type: str
+        processes:
+          description: The unit's process names, for earlyoom.
+          type: list
+          elements: str
         budget_bytes:
           description: Memory the service may use; tier 1 its C(MemoryMax), tier 0 and 2 their O(services[].min) estimate.
           type: int
         budget_mb:
           description: C(budget_bytes) in MiB.
+          type: int
+        limit_bytes:
+          description: The first limit that acts (C(MemoryHigh) where written, else the budget); workers, GOMEMLIMIT and caches fit under it.
+          type: int
+        limit_mb:
+          description: C(limit_bytes) in MiB.
           type: int
         memory_max:
           description: systemd C(MemoryMax) like C(614M); C(null) for tier 0 and 2.
@@ -183,19 +231,28 @@ _value:
           description: C(memory_max) in bytes.
           type: int
         memory_high:
-          description: systemd C(MemoryHigh), floor(memory_high_ratio x MemoryMax) like C(552M); C(null) for tier 0 and 2.
+          description: systemd C(MemoryHigh) like C(552M), only with O(services[].oomd) or O(services[].memory_high); else C(null).
           type: str
         memory_high_bytes:
           description: C(memory_high) in bytes.
           type: int
+        memory_swap_max:
+          description: systemd C(MemorySwapMax), C(0) by default; C(null) for tier 0 and 2.
+          type: str
+        memory_swap_max_bytes:
+          description: C(memory_swap_max) in bytes.
+          type: int
+        managed_oom_memory_pressure:
+          description: C(kill) with O(services[].oomd), else C(null).
+          type: str
         gomemlimit:
-          description: Go only, C(GOMEMLIMIT) like C(552MiB) (never C(M)/C(MB), which Go rejects); C(null) otherwise.
+          description: Go, C(GOMEMLIMIT) like C(552MiB) (never C(M)/C(MB), which Go rejects); C(null) otherwise.
           type: str
         gomemlimit_bytes:
           description: C(gomemlimit) in bytes.
           type: int
         workers:
-          description: Python only, min(2 x cpus + 1, (budget - master) / per_worker), at least 1; C(null) otherwise.
+          description: Python only, min(2 x cpus + 1, (0.9 x limit - master) / per_worker), at least 1; C(null) otherwise.
           type: int
         oom_score_adjust:
           description: systemd C(OOMScoreAdjust); tier 0 -500, tier 1 100, tier 2 C(null), unless overridden.
@@ -230,7 +287,8 @@ _value:
     summary:
       description:
         - The split of the effective memory, C(_bytes) and C(_mb) pairs for effective_memory, memtotal, reserve,
-          tier0, tier2, pool, allocated, headroom and swap_total; plus C(cgroup_memory_limit_bytes), C(cpus) and
+          tier0, tier2, pool, allocated and headroom; C(reserve_terms) (base_mb, page_cache_mb, watermarks_mb, zram_mb,
+          or given_mb) and C(watermarks_source); plus C(cgroup_memory_limit_bytes), C(swap_backend), C(cpus) and
           C(source) (C(cgroup), C(meminfo) or C(ansible_facts)).
         - reserve + tier0 + tier2 + allocated + headroom = effective (in MiB).
       type: dict
@@ -240,17 +298,20 @@ _value:
       elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_budget import (
-    DEFAULT_RATIO,
-    MemoryBudgetError,
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import (
+    DEFAULT_GOMEMLIMIT_RATIO,
+    DEFAULT_MEMORY_HIGH_RATIO,
     build_plan,
 )
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import SwapSizingError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 
 
-@as_filter_errors(MemoryBudgetError)
-def memory_budget(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAULT_RATIO, gomemlimit_ratio=DEFAULT_RATIO):
-    return build_plan(facts, services, reserve, cpus, memory_high_ratio, gomemlimit_ratio)
+@as_filter_errors(MemoryBudgetError, SwapSizingError)
+def memory_budget(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,
+                  gomemlimit_ratio=DEFAULT_GOMEMLIMIT_RATIO, units=None, swap=None):
+    return build_plan(facts, services, reserve, cpus, memory_high_ratio, gomemlimit_ratio, units, swap)
 
 
 class FilterModule:

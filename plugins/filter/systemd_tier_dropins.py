@@ -71,14 +71,12 @@ _value:
       type: dict
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.systemd_tiering import (
-    SystemdTieringError,
-    dropins,
-)
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.systemd_dropins import dropins
 
 
-@as_filter_errors(SystemdTieringError)
+@as_filter_errors(MemoryBudgetError)
 def systemd_tier_dropins(plan):
     return dropins(plan)
 

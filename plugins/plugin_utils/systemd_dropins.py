@@ -1,0 +1,79 @@
+"""Which systemd directives each tier gets, from a memory plan entry.
+
+The numbers come from the plan (plugins/module_utils/memory_plan.py); this module only
+decides which directive carries which number, so the role's template computes nothing.
+"""
+
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
+
+
+def _tier0_service(entry: dict) -> list:
+    # No MemoryMax: a cap would let the OOM killer kill sshd or the front proxy inside
+    # its own cgroup, which is exactly what tier 0 exists to prevent.
+    return [
+        ["OOMScoreAdjust", entry["oom_score_adjust"]],
+        ["Restart", entry["restart"]],
+    ]
+
+
+def _tier1_service(entry: dict) -> list:
+    directives = [
+        # Needed on cgroup v1 hosts where memory accounting is not on by default.
+        ["MemoryAccounting", "yes"],
+        ["MemoryMax", entry["memory_max"]],
+        # On cgroup v2 MemoryMax bounds RAM only: without this a leak swaps instead of being killed.
+        ["MemorySwapMax", entry["memory_swap_max"]],
+    ]
+    if entry["memory_high"] is not None:
+        # Only with something that acts on the throttling (systemd-oomd) or on request: anonymous
+        # memory above MemoryHigh with no swap cannot be reclaimed, and the unit would crawl forever.
+        directives.append(["MemoryHigh", entry["memory_high"]])
+    if entry["managed_oom_memory_pressure"] is not None:
+        directives.append(["ManagedOOMMemoryPressure", entry["managed_oom_memory_pressure"]])
+    return directives + [
+        ["OOMScoreAdjust", entry["oom_score_adjust"]],
+        ["Restart", entry["restart"]],
+        ["RestartSec", entry["restart_sec"]],
+    ]
+
+
+def _tier2_service(entry: dict) -> list:
+    # Leave alone: only what the user asked for explicitly.
+    return [] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]
+
+
+def _go_environment(entry: dict) -> list:
+    # A Go service's heap limit must fit its budget whatever its own unit says.
+    return [] if entry["gomemlimit"] is None else [["Environment", f"GOMEMLIMIT={entry['gomemlimit']}"]]
+
+
+def dropin(entry: dict) -> dict:
+    """One service's drop-in: {'unit', 'name', 'tier', 'oom_score_adjust', 'processes', 'sections'}.
+
+    sections is {'Unit': [[key, value], ...], 'Service': [...]}, without empty sections;
+    a drop-in without sections means the unit gets no drop-in (tier 2 left alone).
+    """
+    tier = entry["tier"]
+    service = {0: _tier0_service, 1: _tier1_service, 2: _tier2_service}[tier](entry) + _go_environment(entry)
+    sections = {}
+    if tier == 1:
+        # StartLimit* belong to [Unit]; in [Service] systemd ignores them with a warning.
+        sections["Unit"] = [
+            ["StartLimitIntervalSec", entry["start_limit_interval_sec"]],
+            ["StartLimitBurst", entry["start_limit_burst"]],
+        ]
+    if service:
+        sections["Service"] = service
+    return {
+        "unit": entry["unit"],
+        "name": entry["name"],
+        "tier": tier,
+        "oom_score_adjust": entry["oom_score_adjust"],
+        "processes": list(entry.get("processes") or []),
+        "sections": sections,
+    }
+
+
+def dropins(plan) -> list:
+    """Drop-ins for every service of a memory_budget plan, in plan order."""
+    return [dropin(entry) for entry in plan_entries(plan, "systemd_tier_dropins")]
