@@ -252,3 +252,87 @@ def swapoff_refusal(
 def _mib(value: int) -> int:
     """Bytes in MiB, rounded up, so that a message never shows a nonzero amount as 0."""
     return -(-value // MIB)
+
+
+def swap_plan(
+    memory_facts: dict,
+    *,
+    state: str = "present",
+    backend: str = DEFAULT_BACKEND,
+    file_path: str = "/swapfile",
+    file_size_mb: int = 0,
+    file_min_free_disk_mb: int = 1024,
+    file_current_bytes: int | None = None,
+    file_avail_bytes: int | None = None,
+    file_fstype: str = "",
+    file_priority: int = 10,
+    zram_size_mb_requested: int = 0,
+    swappiness_requested: int | None = None,
+    activate: bool = True,
+    swapoff_check: bool = True,
+    swapoff_margin_mb: int = SWAPOFF_MARGIN_MB,
+) -> dict:
+    """Everything the swap role writes or decides, from the smallvps_memory facts and its variables.
+
+    Returns {effective_memory_mb, file_wanted, zram_wanted, file, zram, swappiness, swapoff}:
+    file is file_decision() plus auto_size_mb and size_bytes (or {action: remove} when no file is
+    wanted); zram is {size_mb, ram_mb}; swapoff is {paths, refusal}: the active swap devices this run
+    would switch off and, where activation is on, why that must be refused ('' when it may go ahead).
+    """
+    if not isinstance(memory_facts, dict) or "effective_memory_mb" not in memory_facts:
+        raise SwapSizingError(
+            "swap: swap_plan expects the smallvps_memory facts of smallvps.hardening.memory_facts "
+            f"(a dict with effective_memory_mb), got {type(memory_facts).__name__}"
+        )
+    if state not in ("present", "absent"):
+        raise SwapSizingError(f"swap: swap_state must be present or absent, got {state!r}")
+    if backend not in BACKENDS:
+        raise SwapSizingError(f"swap: swap_backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    effective_mb = _int("effective_memory_mb", memory_facts["effective_memory_mb"])
+    file_size_mb = _int("swap_file_size_mb", file_size_mb)
+    file_priority = _int("swap_file_priority", file_priority)
+    devices = memory_facts.get("swap_devices") or []
+    file_wanted = state == "present" and backend in FILE_BACKENDS
+    zram_wanted = state == "present" and backend in ZRAM_BACKENDS
+
+    file_devices = [device for device in devices if device.get("path") == file_path]
+    priority_wrong = file_wanted and any(device.get("priority") != file_priority for device in file_devices)
+    if file_wanted:
+        auto_mb = auto_file_size_mb(effective_mb)
+        if file_avail_bytes is None:
+            raise SwapSizingError(f"swap: the free space of the filesystem of {file_path} is unknown")
+        directory = file_path.rsplit("/", 1)[0] or "/"
+        file_plan = file_decision(
+            file_size_mb or auto_mb,
+            bool(file_size_mb),
+            file_current_bytes,
+            file_avail_bytes,
+            file_min_free_disk_mb,
+            path=file_path,
+            fstype=file_fstype,
+            directory=directory,
+        )
+        file_plan["auto_size_mb"] = auto_mb
+        file_plan["size_bytes"] = file_plan["size_mb"] * MIB
+        file_off = file_plan["action"] == "recreate" or priority_wrong
+    else:
+        file_plan = {"action": "remove" if file_current_bytes is not None else "absent"}
+        file_off = True
+    file_plan["priority_wrong"] = priority_wrong
+
+    off = [device for device in file_devices if file_off]
+    if not zram_wanted:
+        off += [device for device in devices if device.get("path") == "/dev/zram0"]
+    refusal = ""
+    if activate and file_plan["action"] != "refuse":
+        refusal = swapoff_refusal(off, memory_facts.get("mem_available_bytes"), swapoff_margin_mb, swapoff_check)
+    zram_mb = zram_size_mb(effective_mb, zram_size_mb_requested)
+    return {
+        "effective_memory_mb": effective_mb,
+        "file_wanted": file_wanted,
+        "zram_wanted": zram_wanted,
+        "file": file_plan,
+        "zram": {"size_mb": zram_mb, "ram_mb": zram_ram_mb(zram_mb)},
+        "swappiness": swappiness(backend, swappiness_requested),
+        "swapoff": {"paths": [device["path"] for device in off], "refusal": refusal},
+    }
