@@ -11,10 +11,15 @@ version_added: 0.1.0
 author:
   - smallvps.hardening maintainers
 description:
-  - Reads C(/proc/meminfo), the cgroup of PID 1 (v1 or v2), C(/proc/swaps), C(/proc/pressure/memory)
+  - Reads C(/proc/meminfo), the cgroup limits that bind the host's services (v1 or v2), C(/proc/swaps),
+    the zram devices, the VM watermark sysctls, transparent hugepages, C(/proc/pressure/memory)
     and the CPU affinity and CFS quota, and returns them as the C(smallvps_memory) fact.
-  - The effective memory is the smaller of C(MemTotal) and the tightest cgroup memory limit on the
-    path of PID 1's cgroup, so a container started with C(--memory 512m) on a big host reports 512 MiB.
+  - cgroup limits are read where the services run, in C(system.slice) next to PID 1's C(init.scope),
+    and on every parent up to the cgroup root; the tightest wins. A limit on PID 1's own scope binds
+    PID 1 only and is not read.
+  - The effective memory is the smaller of C(MemTotal) and that cgroup memory limit,
+    so a container started with C(--memory 512m) on a big host reports 512 MiB.
+  - See C(docs/memory-facts.md) in the collection for where each key is read from.
   - This is the input of the P(smallvps.hardening.memory_budget#filter) filter.
   - The module only reads files; it never changes the host.
 extends_documentation_fragment:
@@ -45,6 +50,10 @@ options:
 notes:
   - A missing or unreadable C(meminfo) fails the module; every other missing file yields C(null) or an empty list.
   - cgroup v1 reports "no limit" as a huge number (9223372036854771712); any value of 2^62 or more is read as no limit.
+  - "The cgroup walk: take PID 1's cgroup path (v2 C(0::) line, v1 the line of the controller's hierarchy;
+    C(/proc/self/cgroup) when C(/proc/1/cgroup) cannot be read), drop a trailing C(/init.scope), append
+    C(/system.slice), then read that directory and each parent up to the mount root, skipping missing ones.
+    A path with C(..) lies outside the cgroup namespace and only the mount root is read."
 seealso:
   - plugin: smallvps.hardening.memory_budget
     plugin_type: filter
@@ -77,8 +86,11 @@ memory:
   sample:
     memtotal_bytes: 1073741824
     memtotal_mb: 1024
+    mem_available_bytes: 612368384
     cgroup_version: 2
     cgroup_memory_limit_bytes: 536870912
+    cgroup_memory_high_bytes: 503316480
+    cgroup_swap_max_bytes: null
     effective_memory_bytes: 536870912
     effective_memory_mb: 512
     memory_source: cgroup
@@ -86,6 +98,17 @@ memory:
     swap_total_mb: 256
     swap_devices:
       - {path: /dev/zram0, type: zram, size_bytes: 268435456, used_bytes: 0, priority: 100}
+    zram_devices:
+      - name: zram0
+        disksize_bytes: 268435456
+        orig_data_bytes: 0
+        compr_data_bytes: 0
+        mem_used_bytes: 0
+        mem_limit_bytes: null
+    zram_mem_used_bytes: 0
+    min_free_bytes: 4194304
+    watermark_scale_factor: 10
+    thp_enabled: madvise
     psi_memory: true
     cpus: 1
 ansible_facts:
@@ -104,14 +127,31 @@ ansible_facts:
         memtotal_mb:
           description: C(memtotal_bytes) in whole MiB (rounded down).
           type: int
+        mem_available_bytes:
+          description:
+            - C(MemAvailable) from C(meminfo), in bytes, the kernel's estimate of what can be allocated
+              without swapping.
+            - C(null) when C(meminfo) has no such line.
+          type: int
         cgroup_version:
           description: C(2) when C(fs/cgroup/cgroup.controllers) exists, C(1) when C(fs/cgroup/memory) is a directory, else C(null).
           type: int
         cgroup_memory_limit_bytes:
           description:
-            - The smallest C(memory.max) (v2) or C(memory.limit_in_bytes) (v1) on the path of PID 1's cgroup,
-              from its own directory up to the cgroup root; C(null) when there is no limit.
-            - Falls back to C(/proc/self/cgroup) when C(/proc/1/cgroup) cannot be read. Missing directories are skipped.
+            - The smallest C(memory.max) (v2) or C(memory.limit_in_bytes) (v1) on the cgroup walk of the services
+              (see notes), from C(system.slice) up to the cgroup root; C(null) when there is no limit.
+            - C(max) and values of 2^62 or more mean no limit. Missing directories and unreadable files are skipped.
+          type: int
+        cgroup_memory_high_bytes:
+          description:
+            - The smallest C(memory.high) on the same walk (v2 only), the point where the kernel throttles and reclaims.
+            - C(null) on cgroup v1, without cgroups, or when every level is C(max).
+          type: int
+        cgroup_swap_max_bytes:
+          description:
+            - The smallest C(memory.swap.max) on the same walk (v2 only).
+              C(0) is a real value, the services may not swap.
+            - C(null) on cgroup v1, without cgroups, or when every level is C(max).
           type: int
         effective_memory_bytes:
           description: The smaller of C(memtotal_bytes) and C(cgroup_memory_limit_bytes).
@@ -149,13 +189,57 @@ ansible_facts:
             priority:
               description: Swap priority.
               type: int
+        zram_devices:
+          description:
+            - One entry per C(block/zram*) device whose C(disksize) is above 0 (devices not set up are left out),
+              in device number order. Sizes come from C(disksize) and C(mm_stat), all in bytes.
+            - A field is C(null) when C(mm_stat) cannot be read.
+          type: list
+          elements: dict
+          contains:
+            name:
+              description: Device name, for example C(zram0).
+              type: str
+            disksize_bytes:
+              description: C(disksize), the most uncompressed data the device holds.
+              type: int
+            orig_data_bytes:
+              description: C(mm_stat) field 1, C(orig_data_size), uncompressed size of the data stored.
+              type: int
+            compr_data_bytes:
+              description: C(mm_stat) field 2, C(compr_data_size), compressed size of the data stored.
+              type: int
+            mem_used_bytes:
+              description: C(mm_stat) field 3, C(mem_used_total), RAM the device takes, allocator overhead included.
+              type: int
+            mem_limit_bytes:
+              description:
+                - C(mm_stat) field 4, C(mem_limit), the most RAM the device may take; C(null) when 0 (no limit).
+              type: int
+        zram_mem_used_bytes:
+          description: Sum of C(mem_used_bytes) over C(zram_devices) (unknown counted as 0); 0 without zram.
+          type: int
+        min_free_bytes:
+          description:
+            - C(/proc/sys/vm/min_free_kbytes) times 1024, the memory the kernel keeps free; C(null) if unreadable.
+          type: int
+        watermark_scale_factor:
+          description: C(/proc/sys/vm/watermark_scale_factor) (in 1/10000 of memory); C(null) if unreadable.
+          type: int
+        thp_enabled:
+          description:
+            - The selected transparent hugepage mode, the bracketed word of C(kernel/mm/transparent_hugepage/enabled)
+              under I(sys_root); C(null) if unreadable or nothing is bracketed.
+          type: str
+          sample: madvise
         psi_memory:
           description: Whether C(pressure/memory) exists and can be read (pressure stall information, used by systemd-oomd and earlyoom-style tools).
           type: bool
         cpus:
           description:
             - CPUs usable by services, the affinity mask (real C(/proc)) or the C(processor) count in C(cpuinfo),
-              lowered to C(ceil(quota / period)) by a cgroup CPU quota (v2 C(cpu.max), v1 C(cpu.cfs_quota_us)), at least 1.
+              lowered to C(ceil(quota / period)) by the tightest cgroup CPU quota on the services' cgroup walk
+              (v2 C(cpu.max), v1 C(cpu.cfs_quota_us)), at least 1.
             - C(null) when neither can be read.
           type: int
 """
