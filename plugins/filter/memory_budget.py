@@ -116,7 +116,8 @@ options:
       introspection_cache:
         description:
           - Go only. V(true) when this service is Ory Oathkeeper with the C(oauth2_introspection) authenticator, even with the cache
-            disabled (the cache is allocated anyway); adds C(introspection_max_cost), about 10% of the limit at 2112 bytes per entry.
+            disabled (the cache is allocated anyway); adds C(introspection_max_cost), about 10% of the limit
+            at 2112 bytes per entry.
         type: bool
         default: false
       reassembly:
@@ -176,7 +177,9 @@ EXAMPLES = r"""
 
 - name: Print the memory limit of the app
   ansible.builtin.debug:
-    msg: "MemoryMax={{ memory_plan.services.app.memory_max }} MemorySwapMax={{ memory_plan.services.app.memory_swap_max }}"
+    msg: >-
+      MemoryMax={{ memory_plan.services.app.memory_max }}
+      MemorySwapMax={{ memory_plan.services.app.memory_swap_max }}
 
 - name: Without memory_facts (no cgroup limits, a warning is added), a fixed reserve
   ansible.builtin.debug:
@@ -219,7 +222,9 @@ _value:
           description: C(budget_bytes) in MiB.
           type: int
         limit_bytes:
-          description: The first limit that acts (C(MemoryHigh) where written, else the budget); workers, GOMEMLIMIT and caches fit under it.
+          description:
+            - The first limit that acts (C(MemoryHigh) where written, else the budget); workers, GOMEMLIMIT and caches
+              fit under it.
           type: int
         limit_mb:
           description: C(limit_bytes) in MiB.
