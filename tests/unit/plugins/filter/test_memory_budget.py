@@ -1,5 +1,7 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
+"""The memory_budget and memory_budget_table filters as Ansible calls them: found by name,
+positional options, every refusal an AnsibleFilterError with the planner's message."""
 
 from __future__ import annotations
 
@@ -25,6 +27,12 @@ MODULE_FACTS = {
 }
 
 
+def filter_error(function, *args) -> str:
+    with pytest.raises(AnsibleFilterError) as caught:
+        function(*args)
+    return caught.value.message
+
+
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"memory_budget"}
     assert set(TableFilterModule().filters()) == {"memory_budget_table"}
@@ -32,48 +40,102 @@ def test_filters_are_registered():
 
 def test_module_facts_form():
     plan = memory_budget(MODULE_FACTS, SERVICES)
-    assert plan["services"]["app"]["memory_max"] == "605M"
-    assert plan["summary"]["source"] == "cgroup"
+    # inside a cgroup limit: reserve 80 + 32, no watermarks; pool 1024 - 112 - 48 = 864
+    assert plan["services"]["app"]["memory_max"] == "864M"
+    assert plan["services"]["app"]["memory_high"] is None and plan["services"]["app"]["memory_swap_max"] == "0"
+    assert (plan["summary"]["source"], plan["summary"]["reserve_mb"]) == ("cgroup", 112)
     assert plan["summary"]["cgroup_memory_limit_bytes"] == 1024 * MIB
     assert plan["warnings"] == []
 
 
 def test_ansible_facts_with_smallvps_memory_form():
     ansible_facts = {"memtotal_mb": 2048, "processor_vcpus": 4, "smallvps_memory": MODULE_FACTS}
-    plan = memory_budget(ansible_facts, SERVICES)
-    assert plan == memory_budget(MODULE_FACTS, SERVICES)
+    assert memory_budget(ansible_facts, SERVICES) == memory_budget(MODULE_FACTS, SERVICES)
 
 
 def test_plain_ansible_facts_form_warns():
     plan = memory_budget({"memtotal_mb": 1024, "swaptotal_mb": 0, "processor_vcpus": 1}, SERVICES)
-    assert plan["services"]["app"]["memory_max"] == "605M"
+    # estimated watermarks: reserve 178, pool 1024 - 178 - 48 = 798
+    assert plan["services"]["app"]["memory_max"] == "798M"
     assert plan["summary"]["source"] == "ansible_facts"
     assert "cgroup" in plan["warnings"][0] and "smallvps.hardening.memory_facts" in plan["warnings"][0]
 
 
-def test_options_are_passed_through():
+def test_options_are_passed_through_in_order():
     plan = memory_budget(MODULE_FACTS, SERVICES, "300M", 4, 0.8, 0.7)
     assert plan["summary"]["reserve_mb"] == 300
-    assert plan["services"]["app"]["memory_max"] == "676M"
-    assert plan["services"]["app"]["memory_high"] == "540M"
+    # 1024 - 300 - 48 = 676; no oomd: no MemoryHigh; min(9, floor((608.4 - 32) / 64) = 9)
+    assert (plan["services"]["app"]["memory_max"], plan["services"]["app"]["memory_high"]) == ("676M", None)
     assert plan["services"]["app"]["workers"] == 9
+    oomd = memory_budget(MODULE_FACTS, [dict(SERVICES[0], oomd=True)] + SERVICES[1:], "300M", 4, 0.8, 0.7)
+    # MemoryHigh floor(0.8 x 676) = 540; workers floor((486 - 32) / 64) = 7
+    assert (oomd["services"]["app"]["memory_high"], oomd["services"]["app"]["workers"]) == ("540M", 7)
+    units_and_swap = memory_budget(MODULE_FACTS, [], None, None, 0.9, 0.9, ["ssh.service"], {"backend": "zram"})
+    assert list(units_and_swap["services"]) == ["ssh"]
+    # 112 + a full 512 MiB zram device (256 + 0.512 -> 257)
+    assert (units_and_swap["summary"]["reserve_mb"], units_and_swap["summary"]["swap_backend"]) == (369, "zram")
 
 
 def test_refusal_becomes_ansible_filter_error_with_the_same_message():
-    with pytest.raises(AnsibleFilterError) as caught:
-        memory_budget(MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16, "max": 32}])
-    assert caught.value.message.startswith("memory_budget: service 'sshd' key 'max': tier 0 is never capped")
+    message = filter_error(memory_budget, MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16, "max": 32}])
+    assert message.startswith("memory_budget: service 'sshd' key 'max': tier 0 is never capped")
 
 
-def test_unknown_facts_form_names_the_accepted_forms():
-    with pytest.raises(AnsibleFilterError) as caught:
-        memory_budget({"hostname": "vps"}, SERVICES)
-    assert caught.value.message.startswith("memory_budget: facts: ")
-    assert "smallvps_memory" in caught.value.message and "memtotal_mb" in caught.value.message
+@pytest.mark.parametrize(
+    ("facts", "services", "start"),
+    [
+        (MODULE_FACTS, [{"name": "a", "tier": 1, "min": "9" * 400 + "M"}], "memory_budget: service 'a' key 'min': "),
+        (MODULE_FACTS, [{"name": "a", "tier": 0, "min": "32.5"}], "memory_budget: service 'a' key 'min': cannot parse"),
+        (MODULE_FACTS, [{"name": "a", "tier": 1, "min": "32.5"}], "memory_budget: service 'a' key 'min': cannot parse"),
+        (MODULE_FACTS, [{"name": "../x", "tier": 1, "min": 64}], "memory_budget: service '../x' key 'name': "),
+        (MODULE_FACTS, [{"name": "x/y", "tier": 1, "min": 64}], "memory_budget: service 'x/y' key 'name': "),
+        (MODULE_FACTS, [{"name": "foo.timer", "tier": 2, "min": 8}], "memory_budget: service 'foo.timer' key 'name': "),
+        (MODULE_FACTS, [{"name": "nginx", "tier": 0, "min": 32}, {"name": "nginx.service", "tier": 1, "min": 64}],
+         "memory_budget: service 'nginx.service' key 'name': names the same unit"),
+        (MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16}, {"name": "ssh.service", "tier": 0, "min": 16}],
+         "memory_budget: service 'ssh.service' key 'name': names the same unit"),
+        (dict(MODULE_FACTS, effective_memory_bytes=2048 * MIB), [], "memory_budget: facts: key 'effective_memory_bytes'"),
+        ({"hostname": "vps"}, SERVICES, "memory_budget: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb"),
+    ],
+)
+def test_bad_input_is_an_ansible_filter_error_naming_the_key(facts, services, start):
+    assert filter_error(memory_budget, facts, services).startswith(start)
+
+
+def test_reserve_refusal_through_the_filter():
+    message = filter_error(memory_budget, MODULE_FACTS, SERVICES, "9" * 400 + "M")
+    assert message.startswith("memory_budget: option 'reserve': ") and "too large" in message
+
+
+def test_swap_sizing_errors_become_filter_errors_too():
+    message = filter_error(memory_budget, MODULE_FACTS, [], None, None, 0.9, 0.9, None, {"backend": "zram", "zram_size_mb": "lots"})
+    assert "swap_zram_size_mb" in message
 
 
 def test_table_filter():
     lines = memory_budget_table(memory_budget(MODULE_FACTS, SERVICES))
-    assert lines[1].split() == ["app", "1", "605M", "544M", "-", "3", "100"]
-    with pytest.raises(AnsibleFilterError, match="expects the output of memory_budget"):
-        memory_budget_table("not a plan")
+    assert lines[1].split() == ["app", "1", "864M", "-", "0", "-", "3", "100"]
+    assert lines[-2] == "reserve 112 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 0"
+
+
+@pytest.mark.parametrize(
+    ("plan", "fragment"),
+    [
+        (None, "input: NoneType without a 'services' mapping"),
+        ([], "input: list without a 'services' mapping"),
+        ({}, "input: dict without a 'services' mapping"),
+        ("not a plan", "input: str without a 'services' mapping"),
+        ({"services": {"x": {}}}, "input: no 'summary' mapping"),
+        ({"services": {"x": {}}, "summary": {}}, "key 'summary' lacks effective_memory_mb"),
+    ],
+)
+def test_table_filter_refuses_non_plans_naming_the_key(plan, fragment):
+    message = filter_error(memory_budget_table, plan)
+    assert message.startswith("memory_budget_table: ") and fragment in message
+    assert "expects the output of smallvps.hardening.memory_budget" in message
+
+
+def test_table_filter_refuses_a_plan_missing_summary_keys():
+    plan = memory_budget(MODULE_FACTS, SERVICES)
+    del plan["summary"]["headroom_mb"]
+    assert "key 'summary' lacks headroom_mb" in filter_error(memory_budget_table, plan)

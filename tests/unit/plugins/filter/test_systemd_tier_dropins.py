@@ -1,22 +1,44 @@
+# Copyright (c) smallvps.hardening maintainers
+# MIT License (see LICENSE)
 """The systemd_tier_dropins filter as Ansible calls it: found by name, errors as AnsibleFilterError."""
+
+from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.smallvps.hardening.plugins.filter.systemd_tier_dropins import FilterModule
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_budget import MIB, build_plan
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
 
 systemd_tier_dropins = FilterModule().filters()["systemd_tier_dropins"]
+PLAN = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1}, [{"name": "app.service", "tier": 1, "min": "128M"}])
+
+
+def test_filter_is_registered():
+    assert set(FilterModule().filters()) == {"systemd_tier_dropins"}
 
 
 def test_filter_turns_a_plan_into_dropins():
-    plan = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1},
-                      [{"name": "app.service", "tier": 1, "min": "128M"}])
-    [dropin] = systemd_tier_dropins(plan)
-    assert dropin["unit"] == "app.service"
-    assert ["MemoryMax", plan["services"]["app.service"]["memory_max"]] in dropin["sections"]["Service"]
+    [dropin] = systemd_tier_dropins(PLAN)
+    assert (dropin["unit"], dropin["name"], dropin["tier"]) == ("app.service", "app.service", 1)
+    service = dict(dropin["sections"]["Service"])
+    # 1024 - 178 = 846
+    assert (service["MemoryMax"], service["MemorySwapMax"]) == ("846M", "0")
+    assert "MemoryHigh" not in service and "ManagedOOMMemoryPressure" not in service
 
 
-def test_filter_reports_a_bad_plan_as_a_filter_error_with_the_message():
-    with pytest.raises(AnsibleFilterError, match="expects the output of smallvps.hardening.memory_budget"):
-        systemd_tier_dropins({"services": []})
+@pytest.mark.parametrize(
+    ("plan", "fragment"),
+    [
+        (None, "input: NoneType without a 'services' mapping"),
+        ([], "input: list without a 'services' mapping"),
+        ({}, "input: dict without a 'services' mapping"),
+        ({"services": []}, "input: dict without a 'services' mapping"),
+        ({"services": {"x": {}}}, "service 'x': key 'name' is missing"),
+        ({"services": {"app.service": dict(PLAN["services"]["app.service"], tier=5)}}, "service 'app.service': key 'tier' is 5"),
+    ],
+)
+def test_filter_reports_a_bad_plan_as_a_filter_error_naming_the_key(plan, fragment):
+    with pytest.raises(AnsibleFilterError) as caught:
+        systemd_tier_dropins(plan)
+    assert caught.value.message.startswith("systemd_tier_dropins: ") and fragment in caught.value.message
