@@ -1,11 +1,116 @@
-"""The demo host is a 512 MiB VPS stand-in that site.yml converged."""
+"""The demo host is a 512 MiB VPS stand-in that site.yml converged with the README's inventory.
+
+What the README promises, checked on the host: the inventory it shows is this host's, the
+plan it prints is the one budget.yml prints, site.yml applies that same plan, and the
+drop-ins carry its numbers.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+README = ROOT / "README.md"
+SCENARIO = Path(__file__).resolve().parents[1] / "molecule.yml"
+MIB = 1024 * 1024
+PLAN_TASK = "Show the plan every role applies"
+
+
+def _readme_block(kind):
+    text = README.read_text(encoding="utf-8")
+    match = re.search(rf"^## The memory plan\n.*?^```{kind}\n(.*?)^```", text, re.M | re.S)
+    assert match, f"README.md has no ```{kind} block under '## The memory plan'"
+    return match.group(1)
+
+
+def _readme_table():
+    return _readme_block("text").rstrip("\n").splitlines()
+
+
+def _printed_plans(result):
+    """The plan tables the memory_plan role printed in a run (ansible.posix.json output)."""
+    assert result.json is not None, result.output
+    return [
+        host_result["msg"]
+        for play in result.json["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"] == PLAN_TASK
+        for host_result in task["hosts"].values()
+        if "msg" in host_result
+    ]
+
+
+def _machine_neutral(lines):
+    # The container shows the machine's MemTotal; everything else is the 512 MiB host's.
+    return [re.sub(r"memtotal \d+ MiB", "memtotal N MiB", line) for line in lines]
+
+
+def _show(host, unit, *props):
+    output = host.check_output(f"systemctl show -p {','.join(props)} {unit}")
+    return dict(line.split("=", 1) for line in output.splitlines())
+
+
+@pytest.fixture(scope="module")
+def budget(ansible_playbook):
+    result = ansible_playbook("smallvps.hardening.budget", as_json=True)
+    assert result.returncode == 0, result.output
+    return _printed_plans(result)[0]
 
 
 def test_demo_host_is_memory_limited(host):
     # The container limit is what a budget must respect, not the machine's /proc/meminfo.
     facts = host.ansible("smallvps.hardening.memory_facts", check=False)["ansible_facts"]["smallvps_memory"]
-    assert facts["effective_memory_bytes"] == 512 * 1024 * 1024
+    assert facts["effective_memory_bytes"] == 512 * MIB
     assert facts["memory_source"] == "cgroup"
+
+
+def test_readme_inventory_is_the_demo_inventory():
+    readme = yaml.safe_load(_readme_block("yaml"))
+    scenario = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
+    assert readme == scenario["provisioner"]["inventory"]["host_vars"]["smallvps-demo"]
+
+
+def test_budget_prints_the_readme_plan(budget):
+    assert _machine_neutral(budget) == _machine_neutral(_readme_table()), "\n".join(budget)
+
+
+def test_site_applies_the_plan_budget_prints(ansible_playbook, budget):
+    # A dry run of the main job computes and prints its plan, and has nothing left to change.
+    site = ansible_playbook("smallvps.hardening.site", check=True, as_json=True)
+    assert site.returncode == 0, site.output
+    assert _printed_plans(site) == [budget]
+    assert site.changed == 0, site.output
+
+
+def _readme_row(service):
+    header, *rows = _readme_table()
+    columns = header.split()
+    for row in rows:
+        cells = row.split()
+        if cells and cells[0] == service:
+            return dict(zip(columns, cells))
+    raise AssertionError(f"README's plan has no row for {service}")
+
+
+def test_tier1_app_runs_under_the_readme_numbers(host):
+    row = _readme_row("app")
+    props = _show(host, "app.service", "MemoryMax", "MemorySwapMax", "MemoryHigh", "OOMScoreAdjust", "Restart")
+    assert int(props["MemoryMax"]) == int(row["MemoryMax"].rstrip("M")) * MIB
+    assert props["MemorySwapMax"] == row["MemorySwapMax"]  # parsed here; enforced on cgroup v2 only
+    assert props["MemoryHigh"] == "infinity"  # not written: a throttle without a killer hangs a leak
+    assert props["OOMScoreAdjust"] == row["OOMScoreAdjust"]
+    assert props["Restart"] == "always"
+    assert host.service("app").is_running
+
+
+@pytest.mark.parametrize(("service", "unit"), [("sshd", "ssh.service"), ("nginx", "nginx.service")])
+def test_tier0_units_are_protected_not_capped(host, service, unit):
+    props = _show(host, unit, "MemoryMax", "OOMScoreAdjust", "Restart")
+    assert props["MemoryMax"] == "infinity"
+    assert props["OOMScoreAdjust"] == _readme_row(service)["OOMScoreAdjust"]
+    assert props["Restart"] == "on-failure"
 
 
 def test_site_installed_monitoring_tools(host):
@@ -19,6 +124,5 @@ def test_site_created_the_swap_file(host):
     swapfile = host.file("/swapfile")
     assert swapfile.is_file
     assert swapfile.mode == 0o600
-    assert swapfile.size == 512 * 1024 * 1024
+    assert swapfile.size == 512 * MIB
     assert host.run("blkid --probe --output value --match-tag TYPE /swapfile").stdout.strip() == "swap"
-    assert host.file("/etc/sysctl.d/60-smallvps-swap.conf").contains("^vm.swappiness *= *10$")
