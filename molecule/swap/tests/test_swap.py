@@ -65,14 +65,15 @@ def test_sysctl_file_persists_the_settings(host):
             line.split("=", 1) for line in sysctl.content_string.splitlines() if line and not line.startswith("#")
         )
     }
-    assert settings == {"vm.swappiness": "10", "vm.vfs_cache_pressure": "50"}
+    # swap_backend=both: zram is used first, so swappiness is 100 by kind (docs/swap.md).
+    assert settings == {"vm.swappiness": "100", "vm.vfs_cache_pressure": "50"}
 
 
 def test_zram_generator_is_installed_and_configured(host):
     assert host.package("systemd-zram-generator").is_installed
     config = host.file(ZRAM_CONFIG).content_string
     assert "[zram0]" in config
-    assert "zram-size = min(ram / 2, 4096)" in config
+    assert "zram-size = 256\n" in config  # half the 512 MiB limit, a number computed by swap_plan
     assert "compression-algorithm = zstd" in config
     assert "swap-priority = 100" in config
 
@@ -167,7 +168,8 @@ def test_an_explicit_size_that_eats_into_the_margin_fails(host, apply):
     [
         ({"swap_backend": "bogus"}, "swap_backend must be one of: file, zram, both, got: bogus"),
         ({"swap_file_size_mb": -1}, "swap_file_size_mb=-1"),
-        ({"swap_vm_swappiness": 201}, "swap_vm_swappiness=201 (0..200)"),
+        ({"swap_vm_swappiness": 201}, "swap_vm_swappiness=201 (null or 0..200)"),
+        ({"swap_zram_size_mb": -1}, "swap_zram_size_mb=-1"),
         ({"swap_activate": "sometimes"}, "swap_activate must be one of"),
     ],
 )
@@ -180,28 +182,56 @@ def test_bad_input_fails_naming_the_variable(host, overrides, expected, apply):
     assert host.check_output(f"stat -c '%s %Y' {SWAPFILE}") == before
 
 
-def test_the_automatic_size_is_lowered_to_fit_and_says_so(host, apply):
-    # On a 300 MiB tmpfs of its own, so that other containers writing to the shared disk cannot
-    # move the numbers: 300 MiB free - 100 MiB margin leaves room for 200 of the automatic 512 MiB.
+def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drifts(host, apply):
+    # On a tmpfs of its own, so that other containers writing to the shared disk cannot move the
+    # numbers: 300 MiB free - 100 MiB margin leaves room for 200 of the automatic 512 MiB.
     mountpoint = "/mnt/swap-lowered"
     swapfile = f"{mountpoint}/swapfile"
     overrides = {"swap_file_path": swapfile, "swap_file_min_free_disk_mb": 100}
+
+    def size():
+        return int(host.check_output(f"stat -c %s {swapfile}"))
+
+    def resize_disk(mb):
+        host.run_expect([0], f"mount -o remount,size={mb}m {mountpoint}")
+
+    def run_keeps_200(extra=None, why=""):
+        result = apply({**overrides, **(extra or {})})
+        assert result.returncode == 0, result.output
+        assert result.changed == 0, f"{why}: {result.output}"
+        assert size() == 200 * MIB, why
+
     host.run_expect([0], f"mkdir -p {mountpoint} && mount -t tmpfs -o size=300m,mode=0755 tmpfs {mountpoint}")
     try:
         result = apply(overrides)
         assert result.returncode == 0, result.output
-        assert "the automatic size for 512 MiB of memory is 512 MiB, lowered to 200 MiB" in result.stdout, (
-            result.output
-        )
-        assert int(host.check_output(f"stat -c %s {swapfile}")) == 200 * MIB
+        assert "the automatic size is 512 MiB, lowered to 200 MiB" in result.stdout, result.output
+        assert size() == 200 * MIB
         assert host.run(f"blkid -p -o value -s TYPE {swapfile}").stdout.strip() == "swap"
 
         # Stable: the file's own space counts as free, so the next run keeps it.
+        run_keeps_200(why="same disk")
+        # The free disk shrinks by 5 MiB (a log grew), then grows by 6 MiB more than at the start.
+        host.run_expect([0], f"dd if=/dev/zero of={mountpoint}/filler bs=1M count=5 status=none")
+        run_keeps_200(why="5 MiB less free")
+        host.run_expect([0], f"rm {mountpoint}/filler")
+        resize_disk(306)
+        run_keeps_200(why="6 MiB more free")
+        # The same drift seen through the margin.
+        run_keeps_200({"swap_file_min_free_disk_mb": 95}, why="margin 5 MiB lower")
+        run_keeps_200({"swap_file_min_free_disk_mb": 108}, why="margin 8 MiB higher")
+
+        # Growing pays once it gains max(64 MiB, 512 / 8): 100 MiB more disk grows the file to 300 MiB.
+        resize_disk(400)
+        grown = apply(overrides)
+        assert grown.returncode == 0, grown.output
+        assert grown.changed > 0, grown.output
+        assert size() == 300 * MIB
         again = apply(overrides)
         assert again.returncode == 0, again.output
         assert again.changed == 0, again.output
     finally:
-        host.run(f"rm -f {swapfile}; sed -i '\\|^{swapfile} |d' /etc/fstab; umount {mountpoint}")
+        host.run(f"rm -f {swapfile} {mountpoint}/filler; sed -i '\\|^{swapfile} |d' /etc/fstab; umount {mountpoint}")
     assert swapfile not in host.file("/etc/fstab").content_string
 
 
