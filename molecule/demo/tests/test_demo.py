@@ -36,7 +36,7 @@ def _printed_plans(result):
         host_result["msg"]
         for play in result.json["plays"]
         for task in play["tasks"]
-        if task["task"]["name"] == PLAN_TASK
+        if task["task"]["name"].endswith(PLAN_TASK)
         for host_result in task["hosts"].values()
         if "msg" in host_result
     ]
