@@ -15,8 +15,10 @@ def test_budget_prints_the_plan_of_a_512_mib_host(ansible_playbook):
     result = ansible_playbook(BUDGET)
     assert result.returncode == 0, result.output
     assert "effective 512 MiB (source cgroup" in result.stdout
-    for service in ("ssh", "nginx", "app", "caddy"):
+    for service in ("nginx", "app", "caddy"):
         assert f"- {service} " in result.stdout, result.stdout
+    # No sshd on this host: the built-in ssh entry joins only where its unit exists.
+    assert "- ssh " not in result.stdout, result.stdout
     assert result.changed == 0, result.output
 
 
@@ -27,8 +29,15 @@ def test_budget_works_in_check_mode(ansible_playbook):
 
 
 def test_budget_refuses_a_plan_that_does_not_fit(ansible_playbook):
-    too_big = {"smallvps_services": [{"name": "big", "tier": 1, "min": "600M"}]}
+    too_big = {"smallvps_services": [{"name": "app", "tier": 1, "min": "600M"}]}
     result = ansible_playbook(BUDGET, too_big)
     assert result.returncode != 0
-    assert "service 'big' key 'min'" in result.output, result.output
+    assert "smallvps_services: memory_budget: service 'app' key 'min'" in result.output, result.output
     assert "missing" in result.output
+
+
+def test_budget_refuses_a_unit_the_host_does_not_have(ansible_playbook):
+    typo = {"smallvps_services": [{"name": "ap", "tier": 1, "min": "64M"}]}
+    result = ansible_playbook(BUDGET, typo)
+    assert result.returncode != 0
+    assert "service 'ap' key 'name': unit ap.service does not exist on this host" in result.output, result.output
