@@ -7,6 +7,7 @@ reaction. The last test removes the swap; destroy.yml checks nothing is left on 
 """
 
 import functools
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,14 @@ def _active(host):
         if path == SWAPFILE:
             assert kind == "file"
             return int(size_kib), int(priority)
+    return None
+
+
+def _used_kib(host):
+    for line in host.file("/proc/swaps").content_string.splitlines()[1:]:
+        path, _kind, _size_kib, used_kib, _priority = line.split()
+        if path == SWAPFILE:
+            return int(used_kib)
     return None
 
 
@@ -83,6 +92,46 @@ def test_a_value_changed_by_hand_is_set_back(host, apply):
     assert result.returncode == 0, result.output
     assert result.changed > 0, result.output
     assert _vm(host, "swappiness") == "10"
+
+
+# Touches 56 MiB in a unit whose memory cgroup allows 32 MiB: the kernel swaps the rest out to
+# the only swap there is, the test's swap file (the container's own limit leaves no swap, but a
+# child cgroup's memory limit is below its memory+swap limit).
+SWAP_FILLER = "b = bytearray(56 << 20); b[::4096] = bytes([1]) * len(b[::4096]); import time; time.sleep(600)"
+HUGE_MARGIN_MB = 100_000_000  # about 95 TiB: no MemAvailable leaves room for it
+
+
+def test_a_swapoff_that_would_not_fit_is_refused_before_anything_changes(host, apply):
+    host.run_expect(
+        [0], "systemd-run --unit=smallvps-swapfill --property=MemoryMax=32M python3 -c %s", SWAP_FILLER
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while (_used_kib(host) or 0) == 0 and time.monotonic() < deadline:
+            time.sleep(1)
+        used_kib = _used_kib(host)
+        assert used_kib, "the filler should have pushed pages into the swap file"
+        before = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
+
+        for overrides, why in [({"swap_state": "absent"}, "absent"), ({"swap_file_size_mb": 96}, "recreate")]:
+            result = apply({**overrides, "swap_swapoff_margin_mb": HUGE_MARGIN_MB})
+            assert result.returncode != 0, f"{why}: {result.output}"
+            assert "Refuse a swapoff whose used swap does not fit in MemAvailable" in result.stdout, result.output
+            assert f"switching {SWAPFILE} (" in result.output and " MiB used) off needs swapoff" in result.output
+            assert "but MemAvailable is " in result.output, result.output
+            assert f"swap_swapoff_margin_mb={HUGE_MARGIN_MB} MiB must stay available" in result.output
+            assert "Nothing was changed." in result.output
+            assert result.changed == 0, f"{why}: {result.output}"
+            assert _active(host) == (_kib(SIZE_MB), PRIORITY), why
+            assert host.check_output(f"stat -c '%s %Y' {SWAPFILE}") == before, why
+            assert host.file("/etc/fstab").contains(f"^{SWAPFILE} none swap sw,pri={PRIORITY} 0 0$")
+
+        # The same run with the default margin goes ahead: the used swap fits in MemAvailable.
+        dry_run = apply({"swap_file_size_mb": 96}, check=True)
+        assert dry_run.returncode == 0, dry_run.output
+        assert "swapoff" in dry_run.stdout, dry_run.output
+    finally:
+        host.run("systemctl stop smallvps-swapfill; systemctl reset-failed smallvps-swapfill")
 
 
 def test_resize_swaps_off_recreates_and_swaps_on(host, apply):
