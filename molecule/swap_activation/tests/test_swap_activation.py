@@ -116,7 +116,6 @@ def test_a_swapoff_that_would_not_fit_is_refused_before_anything_changes(host, a
         for overrides, why in [({"swap_state": "absent"}, "absent"), ({"swap_file_size_mb": 96}, "recreate")]:
             result = apply({**overrides, "swap_swapoff_margin_mb": HUGE_MARGIN_MB})
             assert result.returncode != 0, f"{why}: {result.output}"
-            assert "Refuse a swapoff whose used swap does not fit in MemAvailable" in result.stdout, result.output
             assert f"switching {SWAPFILE} (" in result.output and " MiB used) off needs swapoff" in result.output
             assert "but MemAvailable is " in result.output, result.output
             assert f"swap_swapoff_margin_mb={HUGE_MARGIN_MB} MiB must stay available" in result.output
