@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -32,6 +33,11 @@ ACCEPTANCE_SERVICES = [
     {"name": "sshd", "tier": 0, "min": "16M"},
 ]
 HOST_UNITS = ["ssh.service", "nginx.service"]
+# the documented built-ins, written out: a copy of BUILTIN_SERVICES taken in a test would copy an earlier mutation too
+BUILTINS_AS_DOCUMENTED = (
+    {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
+    {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"]},
+)
 
 
 def host(mb: int, cpus: int = 1) -> dict:
@@ -471,11 +477,12 @@ def test_inputs_are_not_mutated():
         {"name": "nginx", "tier": 0, "min": 32, "limit_req_clients": 1000},
     ]
     units = {"ssh.service": {"state": "running"}, "nginx.service": {}, "app.service": {}, "api.service": {}}
-    swap = {"backend": "zram", "state": "present", "zram_size_mb": 0}
+    swap = {"backend": "zram"}  # incomplete on purpose: filling in defaults must not write into it
     # copied BEFORE the call: a copy taken afterwards would hold the mutated values too
-    before = copy.deepcopy((facts, services, units, swap, BUILTIN_SERVICES))
+    before = copy.deepcopy((facts, services, units, swap))
     build_plan(facts, services, units=units, swap=swap)
-    assert (facts, services, units, swap, BUILTIN_SERVICES) == before
+    assert (facts, services, units, swap) == before
+    assert BUILTIN_SERVICES == BUILTINS_AS_DOCUMENTED
 
 
 def test_a_plan_shares_nothing_with_the_next_one():
@@ -706,3 +713,31 @@ def test_more_memory_never_shrinks_a_service(effective_mb, more_mb, services, cp
                 assert big[name][key] >= entry[key], (name, key)
         if entry["tier"] != 1:
             assert big[name] == entry
+
+
+@st.composite
+def demands_and_pools(draw):
+    demands = []
+    for _ in range(draw(st.integers(1, 6))):
+        low = draw(st.integers(1, 512))
+        high = None if draw(st.booleans()) else low + draw(st.integers(0, 1024))
+        demands.append((low, high, draw(st.sampled_from([0.5, 1, 2, 3.5]))))
+    floor = sum(low for low, _, _ in demands)
+    small = floor + draw(st.integers(0, 4096))
+    return demands, small, small + draw(st.integers(0, 4096))
+
+
+@PROPERTY_SETTINGS
+@given(case=demands_and_pools())
+def test_water_filling_stays_in_bounds_fills_the_pool_and_never_shrinks_a_share(case):
+    demands, small_pool, big_pool = case
+    demands = [(low, high, Fraction(weight)) for low, high, weight in demands]
+    small, big = share_by_weight(small_pool, demands), share_by_weight(big_pool, demands)
+    for pool, shares in ((small_pool, small), (big_pool, big)):
+        assert all(low <= share <= (high if high is not None else pool) for share, (low, high, _) in zip(shares, demands))
+        if all(high is not None for _, high, _ in demands) and sum(high for _, high, _ in demands) <= pool:
+            assert shares == [high for _, high, _ in demands]
+        else:
+            # the whole pool, less at most one MiB per service for rounding down
+            assert pool - len(demands) < sum(shares) <= pool
+    assert all(b >= s for s, b in zip(small, big))
