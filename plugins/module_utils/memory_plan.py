@@ -17,7 +17,7 @@ from .memory_host import HostFacts, normalize_facts
 from .memory_reserve import resolve_reserve
 from .memory_services import Service, parse_services, refuse
 from .memory_sizes import MIB, MemoryBudgetError, is_int, parse_ratio
-from .swap_sizing import DEFAULT_BACKEND
+from .swap_sizing import BACKENDS, DEFAULT_BACKEND
 
 # MemoryHigh for a service with oomd: true, as a share of its MemoryMax: the throttling
 # that systemd-oomd measures starts here and the hard limit stays above it.
@@ -204,12 +204,23 @@ def _pair(prefix: str, value_mb: int) -> dict:
     return {f"{prefix}_bytes": value_mb * MIB, f"{prefix}_mb": value_mb}
 
 
+SWAP_FORM = ("a mapping {backend: file|zram|both, state: present|absent, zram_size_mb: integer >= 0}, "
+             "the swap role's swap_backend, swap_state and swap_zram_size_mb; null keys take the role's defaults")
+
+
 def _check_swap(swap) -> dict | None:
     if swap is None:
         return None
     if not isinstance(swap, dict) or set(swap) - {"backend", "state", "zram_size_mb"}:
-        raise MemoryBudgetError("memory_budget: option 'swap': expected a mapping with backend, state and "
-                                "zram_size_mb (the swap role's swap_backend, swap_state, swap_zram_size_mb)")
+        raise MemoryBudgetError(f"memory_budget: option 'swap': {swap!r} is not {SWAP_FORM}")
+    checks = (
+        ("backend", swap.get("backend") in (None,) + BACKENDS),
+        ("state", swap.get("state") in (None, "present", "absent")),
+        ("zram_size_mb", swap.get("zram_size_mb") is None or (is_int(swap["zram_size_mb"]) and swap["zram_size_mb"] >= 0)),
+    )
+    for key, valid in checks:
+        if not valid:
+            raise MemoryBudgetError(f"memory_budget: option 'swap': key '{key}' is {swap[key]!r}; expected {SWAP_FORM}")
     return swap
 
 

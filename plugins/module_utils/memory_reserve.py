@@ -53,11 +53,13 @@ def watermarks_mb(host: HostFacts) -> tuple[int, str]:
         # Inside a memory cgroup the kernel reclaims at the limit; its free-memory watermarks
         # belong to the machine the container runs on.
         return 0, "none inside a cgroup limit"
+    # Whole MiB, as the pool is: a few more bytes of RAM must never cost a service a MiB.
+    memory_bytes = host.effective_mb * MIB
     if host.min_free_bytes is not None:
         scale = host.watermark_scale_factor if host.watermark_scale_factor is not None else DEFAULT_WATERMARK_SCALE_FACTOR
-        return -(-high_watermark_bytes(host.effective_bytes, host.min_free_bytes, scale) // MIB), "min_free_kbytes"
-    estimate = estimated_min_free_bytes(host.effective_bytes)
-    return -(-high_watermark_bytes(host.effective_bytes, estimate, DEFAULT_WATERMARK_SCALE_FACTOR) // MIB), "estimated"
+        return -(-high_watermark_bytes(memory_bytes, host.min_free_bytes, scale) // MIB), "min_free_kbytes"
+    estimate = estimated_min_free_bytes(memory_bytes)
+    return -(-high_watermark_bytes(memory_bytes, estimate, DEFAULT_WATERMARK_SCALE_FACTOR) // MIB), "estimated"
 
 
 def planned_zram_mb(host: HostFacts, swap: dict | None) -> int:

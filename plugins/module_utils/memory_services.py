@@ -56,7 +56,7 @@ BUILTIN_SERVICES = (
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"]},
 )
 # systemd unit names: ASCII letters, digits, ':', '-', '_', '.', '\' and '@' (systemd.unit(5)).
-_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_@\\-][A-Za-z0-9:_.@\\-]*$")
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_@\\-][A-Za-z0-9:_.@\\-]*")
 _OTHER_UNIT_TYPES = (".slice", ".scope", ".socket", ".timer", ".mount", ".swap", ".path", ".target", ".device", ".automount")
 
 
@@ -99,7 +99,7 @@ def _parse_name(raw: dict, label: str) -> str:
     if name.endswith(_OTHER_UNIT_TYPES):
         raise refuse(name, "name", "only .service units are tiered (slices, timers, sockets and the like have no "
                      "[Service] section to cap); name the service the unit starts, for example 'backup' for backup.timer")
-    if not _UNIT_NAME.match(name) or ".." in name:
+    if not _UNIT_NAME.fullmatch(name) or ".." in name:
         raise refuse(name, "name", "not a systemd unit name; use letters, digits and ':', '-', '_', '.', '@' "
                      "(no '/', no '..'), for example 'app' or 'app.service'")
     return name
@@ -189,7 +189,9 @@ def _parse_min_max(raw: dict, name: str) -> tuple[int, int | None]:
 
 def _parse_processes(raw: dict, name: str, unit: str) -> tuple:
     if "processes" not in raw:
-        return (unit[: -len(".service")],)
+        # A built-in unit's processes are known (ssh.service runs sshd); others are named like the unit.
+        known = [b["processes"] for b in BUILTIN_SERVICES if unit_of(b["name"]) == unit]
+        return tuple(known[0]) if known else (unit[: -len(".service")],)
     processes = raw["processes"]
     if not isinstance(processes, list) or not processes or not all(isinstance(p, str) and p for p in processes):
         raise refuse(name, "processes", f"{processes!r} is not a non-empty list of process names (comm), e.g. [sshd]")

@@ -27,7 +27,8 @@ SIZE_FORM = (
 
 _DIGITS = re.compile(r"^[0-9]+$")
 # A number with a unit: a unitless '32.5' would be read as bytes by human_to_bytes.
-_WITH_UNIT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT])(?:i?B)?$", re.IGNORECASE)
+# The unit letter in either case; the byte suffix only as "B" or "iB": "64Mb" is megabits.
+_WITH_UNIT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGTkmgt])(?:iB|B)?$")
 
 
 class MemoryBudgetError(ValueError):

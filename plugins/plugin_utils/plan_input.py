@@ -18,6 +18,27 @@ SUMMARY_KEYS = (
 )
 
 
+SUMMARY_INTS = ("effective_memory_mb", "memtotal_mb", "cpus", "reserve_mb", "tier0_mb", "tier2_mb", "pool_mb",
+                "allocated_mb", "headroom_mb")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_summary_types(summary: dict, where: str, expected: str) -> None:
+    wrong = [key for key in SUMMARY_INTS if not _is_int(summary[key])]
+    limit = summary["cgroup_memory_limit_bytes"]
+    if limit is not None and not _is_int(limit):
+        wrong.append("cgroup_memory_limit_bytes")
+    terms = summary["reserve_terms"]
+    if not isinstance(terms, dict) or not all(_is_int(value) for value in terms.values()):
+        wrong.append("reserve_terms")
+    if wrong:
+        raise MemoryBudgetError(f"{where}: input: key 'summary.{wrong[0]}' is {summary[wrong[0]]!r}, not a number of the "
+                                f"plan; {expected}")
+
+
 def plan_entries(plan, where: str, need_summary: bool = False) -> list:
     """The plan's service entries, in plan order; refuses anything that is not a memory_budget plan."""
     expected = "expects the output of smallvps.hardening.memory_budget (a dict with services, summary and warnings)"
@@ -30,6 +51,7 @@ def plan_entries(plan, where: str, need_summary: bool = False) -> list:
         missing = [key for key in SUMMARY_KEYS if key not in summary]
         if missing:
             raise MemoryBudgetError(f"{where}: input: key 'summary' lacks {', '.join(missing)}; {expected}")
+        _check_summary_types(summary, where, expected)
     entries = []
     for name, entry in plan["services"].items():
         if not isinstance(entry, dict):

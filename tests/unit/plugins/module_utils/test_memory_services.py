@@ -153,8 +153,6 @@ def test_names_that_are_not_unit_names_are_refused(name):
     assert "not a systemd unit name" in message and "no '/', no '..'" in message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _UNIT_NAME ends in '$', which matches before a trailing newline: "
-                   "'app\\n' is accepted and becomes the unit 'app\\n.service'")
 def test_a_name_with_a_trailing_newline_is_refused():
     assert_names(refusal([{"name": "app\n", "tier": 1, "min": 64}]), "app\n", "name")
 
@@ -257,8 +255,6 @@ def test_a_user_entry_replaces_the_builtin_nginx_even_on_another_tier():
     assert [(s.name, s.tier) for s in parsed] == [("ssh", 0), ("nginx.service", 1)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: {name: sshd} replacing the built-in ssh gets processes ['ssh'] "
-                   "(from the unit ssh.service), so earlyoom no longer avoids the sshd process")
 def test_a_user_sshd_entry_keeps_the_sshd_process():
     [_, sshd] = parse_services([{"name": "sshd", "tier": 0, "min": "8M"}], HOST_UNITS)
     assert sshd.processes == ("sshd",)

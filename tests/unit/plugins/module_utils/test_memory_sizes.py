@@ -172,6 +172,5 @@ def test_parse_ratio_refuses(value, upper, inclusive, fragment):
     assert ("<= " if inclusive else "< ") + str(upper) in message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: '64Mb' (megabits) is read as 64 MiB; the old parser refused it")
 def test_megabits_are_refused():
     refused("64Mb")

@@ -90,8 +90,6 @@ def test_a_plan_missing_a_summary_key_is_refused():
         render_table(entry_missing)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="BUG: summary keys are checked for presence, not type: "
-                   "reserve_terms None (or cgroup_memory_limit_bytes '1G') ends in a TypeError, not a refusal")
 def test_a_summary_key_of_the_wrong_type_is_refused():
     plan = build_plan(HOST_1G, SERVICES)
     plan["summary"]["reserve_terms"] = None

@@ -42,7 +42,7 @@ def test_one_dropin_per_service_in_plan_order():
 def test_tier0_is_protected_and_never_capped():
     _, units = _by_unit()
     assert units["ssh.service"]["sections"] == {"Service": [["OOMScoreAdjust", -500], ["Restart", "on-failure"]]}
-    assert (units["ssh.service"]["tier"], units["ssh.service"]["oom_score_adjust"], units["ssh.service"]["processes"]) == (0, -500, ["ssh"])
+    assert (units["ssh.service"]["tier"], units["ssh.service"]["oom_score_adjust"], units["ssh.service"]["processes"]) == (0, -500, ["sshd"])
 
 
 def test_tier0_go_service_gets_the_gomemlimit_it_set_but_no_cap():
