@@ -16,9 +16,12 @@ description:
     front proxy blindly is what this collection avoids.
   - This module writes the value into C(/proc/PID/oom_score_adj) of every process in each running unit's cgroup,
     the same value a restart would give them, without restarting anything.
+  - A protection a process already has is kept - a negative target never raises a value that is lower still. The
+    OpenSSH listener sets itself to -1000; writing the tier's -500 over it would weaken the SSH door.
   - Lowering a value below what the process had needs C(CAP_SYS_RESOURCE). Inside containers (Docker, LXC-based
     VPSes) the kernel refuses it; so does systemd itself, silently. Refusals are reported in RV(refused) and as a
-    warning, not as a failure.
+    warning, not as a failure. Check mode predicts them from the module's own capabilities, so a dry run does not
+    report a change a real run cannot make.
   - Units that are not running are skipped; they get the value from systemd when they start.
 options:
   units:
@@ -102,8 +105,26 @@ def unit_pids(cgroup_root: str, control_group: str) -> list[int] | None:
     return None
 
 
-def adjust_pids(unit: str, pids: list[int], value: int, proc_root: str, check_mode: bool):
-    """(adjusted, refused) lists of dicts; processes that exit meanwhile are ignored."""
+CAP_SYS_RESOURCE = 24
+
+
+def can_lower(proc_root: str) -> bool:
+    """Whether this process may lower an oom_score_adj (CAP_SYS_RESOURCE in its effective set)."""
+    try:
+        with open(os.path.join(proc_root, "self", "status"), encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << CAP_SYS_RESOURCE))
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def adjust_pids(unit: str, pids: list[int], value: int, proc_root: str, check_mode: bool, lower_allowed: bool = True):
+    """(adjusted, refused) lists of dicts; processes that exit meanwhile are ignored.
+
+    lower_allowed is what check mode predicts for a lowering (a real run asks the kernel).
+    """
     adjusted, refused = [], []
     for pid in pids:
         path = os.path.join(proc_root, str(pid), "oom_score_adj")
@@ -112,9 +133,13 @@ def adjust_pids(unit: str, pids: list[int], value: int, proc_root: str, check_mo
                 current = int(handle.read().strip())
         except (OSError, ValueError):
             continue
-        if current == value:
+        # Keep a stronger protection than the tier's (the OpenSSH listener's own -1000).
+        if current == value or (value < 0 and current < value):
             continue
         record = {"unit": unit, "pid": pid, "from": current, "to": value}
+        if check_mode and value < current and not lower_allowed:
+            refused.append(dict(record, error=os.strerror(errno.EACCES)))
+            continue
         if not check_mode:
             try:
                 with open(path, "w", encoding="ascii") as handle:
@@ -131,6 +156,7 @@ def adjust_pids(unit: str, pids: list[int], value: int, proc_root: str, check_mo
 def run_module() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     adjusted, refused, not_running = [], [], []
+    lower_allowed = can_lower(module.params["proc_root"])
     for unit, value in module.params["units"].items():
         try:
             value = int(value)
@@ -148,7 +174,9 @@ def run_module() -> None:
         if props.get("ActiveState") not in ("active", "reloading", "activating") or not pids:
             not_running.append(unit)
             continue
-        unit_adjusted, unit_refused = adjust_pids(unit, pids, value, module.params["proc_root"], module.check_mode)
+        unit_adjusted, unit_refused = adjust_pids(
+            unit, pids, value, module.params["proc_root"], module.check_mode, lower_allowed
+        )
         adjusted += unit_adjusted
         refused += unit_refused
     for record in refused:
