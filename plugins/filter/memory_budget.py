@@ -260,7 +260,10 @@ _value:
           description: Python only, min(2 x cpus + 1, (0.9 x limit - master) / per_worker), at least 1; C(null) otherwise.
           type: int
         oom_score_adjust:
-          description: systemd C(OOMScoreAdjust); tier 0 -500, tier 1 100, tier 2 C(null), unless overridden.
+          description:
+            - systemd C(OOMScoreAdjust); tier 0 -500, tier 1 100, tier 2 C(null), unless overridden.
+            - C(null) for C(ssh.service) on tier 0 unless set, since OpenSSH protects its listener (-1000) itself and
+              restores its start value for every session.
           type: int
         restart:
           description: systemd C(Restart); tier 0 C(on-failure), tier 1 C(always), tier 2 C(null).

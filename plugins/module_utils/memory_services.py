@@ -55,6 +55,10 @@ BUILTIN_SERVICES = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"]},
 )
+# Units that protect themselves. OpenSSH writes -1000 for its listener and restores the value it
+# was started with for every session: an OOMScoreAdjust on ssh.service would hand the tier's
+# protection to every user shell. Their tier-0 entry gets none unless the user sets one.
+SELF_PROTECTING_UNITS = ("ssh.service",)
 # systemd unit names: ASCII letters, digits, ':', '-', '_', '.', '\' and '@' (systemd.unit(5)).
 _UNIT_NAME = re.compile(r"[A-Za-z0-9:_@\\-][A-Za-z0-9:_.@\\-]*")
 _OTHER_UNIT_TYPES = (".slice", ".scope", ".socket", ".timer", ".mount", ".swap", ".path", ".target", ".device", ".automount")
@@ -156,9 +160,9 @@ def _parse_weight(raw: dict, name: str) -> Fraction:
     return Fraction(weight)
 
 
-def _parse_oom_score_adjust(raw: dict, name: str, tier: int) -> int | None:
+def _parse_oom_score_adjust(raw: dict, name: str, tier: int, unit: str) -> int | None:
     if "oom_score_adjust" not in raw:
-        return OOM_SCORE_ADJUST_BY_TIER[tier]
+        return None if unit in SELF_PROTECTING_UNITS else OOM_SCORE_ADJUST_BY_TIER[tier]
     value = raw["oom_score_adjust"]
     low, high = OOM_SCORE_ADJUST_RANGE
     if not is_int(value) or not low <= value <= high:
@@ -241,7 +245,7 @@ def parse_service(raw, index: int) -> Service:
         swap_max_mb=_size_mb(raw, name, "swap_max", allow_zero=True) if tier == 1 else None,
         memory_high_mb=_size_mb(raw, name, "memory_high"),
         oomd=_parse_bool(raw, name, "oomd"),
-        oom_score_adjust=_parse_oom_score_adjust(raw, name, tier),
+        oom_score_adjust=_parse_oom_score_adjust(raw, name, tier, unit),
         gomemlimit_mb=_size_mb(raw, name, "gomemlimit"),
         per_worker_mb=_size_mb(raw, name, "per_worker") if runtime == "python" else None,
         master_mb=_size_mb(raw, name, "master") if runtime == "python" else None,

@@ -10,10 +10,9 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input impo
 def _tier0_service(entry: dict) -> list:
     # No MemoryMax: a cap would let the OOM killer kill sshd or the front proxy inside
     # its own cgroup, which is exactly what tier 0 exists to prevent.
-    return [
-        ["OOMScoreAdjust", entry["oom_score_adjust"]],
-        ["Restart", entry["restart"]],
-    ]
+    # No OOMScoreAdjust where the plan has none: sshd protects its listener itself (-1000).
+    protect = [] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]
+    return protect + [["Restart", entry["restart"]]]
 
 
 def _tier1_service(entry: dict) -> list:

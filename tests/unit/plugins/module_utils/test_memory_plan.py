@@ -341,7 +341,7 @@ def test_builtins_appear_first_as_tier0_when_their_unit_exists():
     plan = build_plan(HOST_1G, [], units=HOST_UNITS)
     assert list(plan["services"]) == ["ssh", "nginx"]
     ssh, nginx = plan["services"]["ssh"], plan["services"]["nginx"]
-    assert (ssh["tier"], ssh["unit"], ssh["budget_mb"], ssh["processes"], ssh["oom_score_adjust"]) == (0, "ssh.service", 16, ["sshd"], -500)
+    assert (ssh["tier"], ssh["unit"], ssh["budget_mb"], ssh["processes"], ssh["oom_score_adjust"]) == (0, "ssh.service", 16, ["sshd"], None)
     assert (nginx["tier"], nginx["unit"], nginx["budget_mb"], nginx["processes"]) == (0, "nginx.service", 32, ["nginx"])
     assert plan["summary"]["tier0_mb"] == 48
     with_app = build_plan(HOST_1G, [app(min=64)], units=HOST_UNITS + ["app.service"])

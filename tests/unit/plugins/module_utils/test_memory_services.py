@@ -221,7 +221,13 @@ def test_builtins_are_added_when_their_unit_exists():
     ssh, nginx = parse_services([], HOST_UNITS)
     assert (ssh.name, ssh.unit, ssh.tier, ssh.min_mb, ssh.processes) == ("ssh", "ssh.service", 0, 16, ("sshd",))
     assert (nginx.name, nginx.unit, nginx.tier, nginx.min_mb, nginx.processes) == ("nginx", "nginx.service", 0, 32, ("nginx",))
-    assert ssh.oom_score_adjust == nginx.oom_score_adjust == -500
+    # sshd protects itself (listener -1000); an OOMScoreAdjust would be restored into every session.
+    assert (ssh.oom_score_adjust, nginx.oom_score_adjust) == (None, -500)
+
+
+def test_an_explicit_oom_score_adjust_on_ssh_is_kept():
+    (ssh,) = parse_services([{"name": "sshd", "tier": 0, "min": 16, "oom_score_adjust": -800}])
+    assert ssh.oom_score_adjust == -800
 
 
 def test_builtins_come_first_then_the_user_entries_in_order():

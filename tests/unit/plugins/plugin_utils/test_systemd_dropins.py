@@ -41,8 +41,9 @@ def test_one_dropin_per_service_in_plan_order():
 
 def test_tier0_is_protected_and_never_capped():
     _, units = _by_unit()
-    assert units["ssh.service"]["sections"] == {"Service": [["OOMScoreAdjust", -500], ["Restart", "on-failure"]]}
-    assert (units["ssh.service"]["tier"], units["ssh.service"]["oom_score_adjust"], units["ssh.service"]["processes"]) == (0, -500, ["sshd"])
+    # No OOMScoreAdjust on ssh.service: OpenSSH sets -1000 on its listener and restores the start value for sessions.
+    assert units["ssh.service"]["sections"] == {"Service": [["Restart", "on-failure"]]}
+    assert (units["ssh.service"]["tier"], units["ssh.service"]["oom_score_adjust"], units["ssh.service"]["processes"]) == (0, None, ["sshd"])
 
 
 def test_tier0_go_service_gets_the_gomemlimit_it_set_but_no_cap():
