@@ -1,17 +1,20 @@
 # One entry point for every job. `make test` on a fresh machine sets up what it needs:
-# a venv with the pinned toolchain, the ansible_collections link, a Docker engine and
-# the systemd base images (scripts/testbed.sh), then runs every check.
+# a venv with the pinned toolchain, the ansible_collections link, a Docker engine, the
+# systemd base images and the QEMU image of the vm scenario (scripts/testbed.sh), then
+# runs every check.
 #
 #   make test                     lint + unit + molecule (all scenarios, both distros)
 #                                 + build-test (the tarball, installed, used from outside)
 #   make lint                     yamllint, ansible-lint (production), changelog fragments
 #   make unit                     pytest tests/unit
-#   make molecule [scenario=X]    molecule test, every scenario or one
+#   make molecule [scenario=X]    molecule test, every scenario or one (scenario=vm: the
+#                                 Debian 12 QEMU host, once; see docs/testing.md)
 #   make demo                     site.yml against a local 512 MiB systemd container
 #   make build                    the collection tarball in .cache/build
 #
 # MOLECULE_DISTROS (default "debian12 debian13") picks the test hosts' distributions;
-# MOLECULE_IMAGE runs the scenarios on an image of your own instead.
+# MOLECULE_IMAGE runs the scenarios on an image of your own instead. `make testbed` builds
+# what the chosen scenarios need: the container images, and the VM image for scenario vm.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -33,10 +36,11 @@ export ANSIBLE_HOME := $(CURDIR)/.cache/ansible-home
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PY_COLORS := $(if $(CI),0,1)
 
-.PHONY: help test lint unit molecule demo demo-destroy build build-test testbed venv link clean
+.PHONY: help test lint unit molecule demo demo-destroy build build-test testbed testbed-containers testbed-vm \
+	venv link clean
 
 help:
-	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
 
 test: lint unit molecule build-test
 
@@ -59,13 +63,21 @@ lint: venv link
 unit: venv link
 	pytest
 
-testbed:
+# The container images unless scenario=vm alone runs; the VM image (minutes to build, then
+# cached) only when the vm scenario runs: every scenario, or scenario=vm.
+testbed: $(if $(filter-out vm,$(or $(scenario),all)),testbed-containers) \
+	$(if $(filter vm,$(or $(scenario),vm)),testbed-vm)
+
+testbed-containers:
 	scripts/testbed.sh all
+
+testbed-vm:
+	scripts/testbed.sh vm
 
 molecule: venv link testbed
 	scripts/molecule.sh $(scenario)
 
-demo: venv link testbed
+demo: venv link testbed-containers
 	molecule converge -s demo
 	@echo "demo: the host is the container smallvps-demo; look around with: docker exec -it smallvps-demo bash"
 
@@ -75,7 +87,7 @@ demo-destroy: venv link
 build: venv link
 	ansible-galaxy collection build --force --output-path .cache/build
 
-build-test: venv testbed
+build-test: venv testbed-containers
 	scripts/test-build.sh
 
 clean:
