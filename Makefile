@@ -10,6 +10,7 @@
 #   make molecule [scenario=X]    molecule test, every scenario or one (scenario=vm: the
 #                                 Debian 12 QEMU host, once; see docs/testing.md)
 #   make demo                     site.yml against a local 512 MiB systemd container
+#                                 (molecule/default; make demo-destroy removes it)
 #   make build                    the collection tarball in .cache/build
 #
 # MOLECULE_DISTROS (default "debian12 debian13") picks the test hosts' distributions;
@@ -40,7 +41,7 @@ export PY_COLORS := $(if $(CI),0,1)
 	venv link clean
 
 help:
-	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
 
 test: lint unit molecule build-test
 
@@ -78,11 +79,11 @@ molecule: venv link testbed
 	scripts/molecule.sh $(scenario)
 
 demo: venv link testbed-containers
-	molecule converge -s demo
+	molecule converge -s default
 	@echo "demo: the host is the container smallvps-demo; look around with: docker exec -it smallvps-demo bash"
 
 demo-destroy: venv link
-	molecule destroy -s demo
+	molecule destroy -s default
 
 build: venv link
 	ansible-galaxy collection build --force --output-path .cache/build
