@@ -11,7 +11,7 @@ author:
   - smallvps.hardening maintainers
 description:
   - Takes what the host really has (facts) and the list of services it runs, and returns one plan in
-    which every number the roles write (systemd C(MemoryMax)/C(MemorySwapMax)/C(MemoryHigh)/C(OOMScoreAdjust)/C(Restart*),
+    which every number the roles write (systemd C(MemoryMax)/C(MemorySwapMax)/C(MemoryHigh)/C(MemoryLow)/C(OOMScoreAdjust)/C(Restart*),
     C(GOMEMLIMIT), gunicorn workers, nginx C(limit_req_zone) size, Oathkeeper cache C(max_cost),
     gopacket reassembly page limits) comes from the same arithmetic.
   - 'The effective memory is split as: reserve (base system, kernel watermarks, zram) + tier-0 estimates
@@ -20,6 +20,9 @@ description:
   - 'Tier 1 gets C(MemoryMax) and C(MemorySwapMax) (0 by default), and no C(MemoryHigh) unless
     O(services[].oomd) or O(services[].memory_high) asks for it: without swap, memory above C(MemoryHigh)
     cannot be reclaimed and a leaking unit would be throttled forever instead of killed.'
+  - 'Tier 0 gets C(MemoryLow) = its O(services[].min) (cgroup v2: those pages stay resident under reclaim) and
+    C(ManagedOOMPreference=avoid) (systemd-oomd takes it last); C(system.slice) gets C(MemoryLow) = the sum of
+    tier 0''s, since a unit''s C(memory.low) protects only as far as its parents'' does.'
   - Workers, C(GOMEMLIMIT) and the cache sizes are sized against the first limit that acts
     (C(MemoryHigh) where written, else C(MemoryMax); the estimate O(services[].min) on tier 0 and 2).
   - The filter refuses (fails the task) instead of producing a plan that does not fit; the message names
@@ -53,8 +56,9 @@ options:
         required: true
       tier:
         description:
-          - C(0) protect (never capped, OOMScoreAdjust -500, Restart=on-failure), C(1) cap (MemoryMax from the
-            pool, MemorySwapMax, OOMScoreAdjust 100, Restart=always), C(2) leave alone (estimate only).
+          - C(0) protect (never capped, MemoryLow = min, ManagedOOMPreference=avoid, OOMScoreAdjust -500,
+            Restart=on-failure), C(1) cap (MemoryMax from the pool, MemorySwapMax, OOMScoreAdjust 100, Restart=always),
+            C(2) leave alone (estimate only).
         type: int
         required: true
         choices: [0, 1, 2]
@@ -93,6 +97,15 @@ options:
       oom_score_adjust:
         description: Overrides the tier default (-500 / 100 / none), an integer in -1000..1000.
         type: int
+      oom_policy:
+        description:
+          - systemd C(OOMPolicy), what systemd does when the kernel OOM killer kills one of the unit's processes.
+            V(continue) logs it and the unit runs on, V(stop) stops the unit (systemd's default), V(kill) kills the rest
+            of the unit too.
+          - Default V(continue) on tier 0 and 1 for runtime V(python) and for C(nginx.service), pre-fork servers whose
+            master respawns the worker the kernel killed; none (systemd's default) otherwise, and on tier 2 unless set.
+        type: str
+        choices: [continue, stop, kill]
       gomemlimit:
         description:
           - Go only, an explicit C(GOMEMLIMIT) (a size). Tier 1 gets gomemlimit_ratio x the first limit that acts
@@ -265,6 +278,22 @@ _value:
             - C(null) for C(ssh.service) on tier 0 unless set, since OpenSSH protects its listener (-1000) itself and
               restores its start value for every session.
           type: int
+        memory_low:
+          description:
+            - systemd C(MemoryLow) like C(32M), tier 0 only (its O(services[].min)); C(null) on tier 1 and 2.
+            - cgroup v2 only; it protects only up to what C(system.slice) protects (C(summary.system_slice_memory_low_mb)).
+          type: str
+        memory_low_bytes:
+          description: C(memory_low) in bytes.
+          type: int
+        managed_oom_preference:
+          description: systemd C(ManagedOOMPreference), C(avoid) on tier 0 (systemd-oomd takes it last), else C(null).
+          type: str
+        oom_policy:
+          description:
+            - systemd C(OOMPolicy) as set, else C(continue) for runtime C(python) and C(nginx.service) on tier 0 and 1,
+              else C(null) (systemd's default, C(stop)).
+          type: str
         restart:
           description: systemd C(Restart); tier 0 C(on-failure), tier 1 C(always), tier 2 C(null).
           type: str
@@ -295,10 +324,12 @@ _value:
     summary:
       description:
         - The split of the effective memory, C(_bytes) and C(_mb) pairs for effective_memory, memtotal, reserve,
-          tier0, tier2, pool, allocated and headroom; C(reserve_terms) (base_mb, page_cache_mb, watermarks_mb, zram_mb,
+          tier0, system_slice_memory_low, tier2, pool, allocated and headroom; C(reserve_terms) (base_mb, page_cache_mb, watermarks_mb, zram_mb,
           or given_mb) and C(watermarks_source); plus C(cgroup_memory_limit_bytes), C(swap_backend), C(cpus) and
           C(source) (C(cgroup), C(meminfo) or C(ansible_facts)).
         - reserve + tier0 + tier2 + allocated + headroom = effective (in MiB).
+        - C(system_slice_memory_low_mb) equals C(tier0_mb), the sum of the tier-0 C(MemoryLow) values, for
+          C(system.slice)'s own C(MemoryLow) (0 without tier 0).
       type: dict
     warnings:
       description: Things the caller should know, for example that cgroup limits were not considered.

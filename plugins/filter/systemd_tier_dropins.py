@@ -13,11 +13,17 @@ description:
   - Takes the plan returned by P(smallvps.hardening.memory_budget#filter) and returns, per service, the
     systemd directives its tier gets. The numbers come from the plan; this filter only decides which
     directive carries which number, so templates compute nothing.
-  - Tier 0 (protect) gets C(OOMScoreAdjust) and C(Restart=on-failure), never C(MemoryMax).
-  - Tier 1 (cap) gets C(MemoryAccounting=yes), C(MemoryMax), C(MemoryHigh), C(OOMScoreAdjust), C(Restart=always),
-    C(RestartSec) and, in C([Unit]), C(StartLimitIntervalSec) and C(StartLimitBurst).
-  - Tier 2 (leave alone) gets nothing, or only C(OOMScoreAdjust) when the service overrides it.
+  - Tier 0 (protect) gets C(OOMScoreAdjust) (where the plan has one), C(MemoryLow) (its estimate),
+    C(ManagedOOMPreference=avoid) and C(Restart=on-failure), never C(MemoryMax).
+  - Tier 1 (cap) gets C(MemoryAccounting=yes), C(MemoryMax), C(MemorySwapMax), C(OOMScoreAdjust), C(Restart=always),
+    C(RestartSec), in C([Unit]) C(StartLimitIntervalSec) and C(StartLimitBurst), and C(MemoryHigh) and
+    C(ManagedOOMMemoryPressure) where the plan has them.
+  - Tier 2 (leave alone) gets nothing, or only C(OOMScoreAdjust) and C(OOMPolicy) when the service sets them.
+  - Every tier gets C(OOMPolicy) where the plan has one (V(continue) for pre-fork servers by default).
   - Go services of tier 0 and 1 also get C(Environment=GOMEMLIMIT=<n>MiB).
+  - After the services comes one entry for C(system.slice) with C(MemoryLow) in C([Slice]), the sum of tier 0's
+    (a unit's C(memory.low) protects only as far as its parents' does), or no sections without tier 0. This
+    needs the plan's C(summary).
   - Service names without a unit suffix get C(.service).
 positional: _input
 options:
@@ -48,7 +54,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One entry per service, in plan order.
+  description: One entry per service, in plan order, then one for C(system.slice).
   type: list
   elements: dict
   contains:
@@ -59,15 +65,19 @@ _value:
       description: The service name in the plan.
       type: str
     tier:
-      description: The tier.
+      description: The tier (C(0) for C(system.slice)).
       type: int
     oom_score_adjust:
       description: The OOMScoreAdjust the unit's processes should have, C(null) for none.
       type: int
+    processes:
+      description: The unit's process names (comm), for earlyoom; empty for C(system.slice).
+      type: list
+      elements: str
     sections:
       description:
-        - 'C({Unit: [[key, value], ...], Service: [[key, value], ...]}); empty sections are left out, and an empty
-          mapping means the unit gets no drop-in.'
+        - 'C({Unit: [[key, value], ...], Service: [[key, value], ...]}), C({Slice: [[MemoryLow, <n>M]]}) for
+          C(system.slice); empty sections are left out, and an empty mapping means the unit gets no drop-in.'
       type: dict
 """
 

@@ -114,7 +114,7 @@ def test_swap_sizing_errors_become_filter_errors_too():
 
 def test_table_filter():
     lines = memory_budget_table(memory_budget(MODULE_FACTS, SERVICES))
-    assert lines[1].split() == ["app", "1", "864M", "-", "0", "-", "3", "100"]
+    assert lines[1].split() == ["app", "1", "-", "864M", "-", "0", "-", "3", "100"]
     assert lines[-2] == "reserve 112 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 0"
 
 

@@ -19,12 +19,14 @@ def test_filter_is_registered():
 
 
 def test_filter_turns_a_plan_into_dropins():
-    [dropin] = systemd_tier_dropins(PLAN)
+    dropin, system_slice = systemd_tier_dropins(PLAN)
     assert (dropin["unit"], dropin["name"], dropin["tier"]) == ("app.service", "app.service", 1)
     service = dict(dropin["sections"]["Service"])
     # 1024 - 178 = 846
     assert (service["MemoryMax"], service["MemorySwapMax"]) == ("846M", "0")
     assert "MemoryHigh" not in service and "ManagedOOMMemoryPressure" not in service
+    # no tier 0: system.slice gets no MemoryLow, so no drop-in
+    assert (system_slice["unit"], system_slice["sections"]) == ("system.slice", {})
 
 
 @pytest.mark.parametrize(
@@ -34,8 +36,10 @@ def test_filter_turns_a_plan_into_dropins():
         ([], "input: list without a 'services' mapping"),
         ({}, "input: dict without a 'services' mapping"),
         ({"services": []}, "input: dict without a 'services' mapping"),
-        ({"services": {"x": {}}}, "service 'x': key 'name' is missing"),
-        ({"services": {"app.service": dict(PLAN["services"]["app.service"], tier=5)}}, "service 'app.service': key 'tier' is 5"),
+        ({"services": {}}, "input: no 'summary' mapping"),
+        ({"services": {"x": {}}, "summary": PLAN["summary"]}, "service 'x': key 'name' is missing"),
+        ({"services": {"app.service": dict(PLAN["services"]["app.service"], tier=5)}, "summary": PLAN["summary"]},
+         "service 'app.service': key 'tier' is 5"),
     ],
 )
 def test_filter_reports_a_bad_plan_as_a_filter_error_naming_the_key(plan, fragment):

@@ -112,6 +112,42 @@ def test_tier0_and_tier2_are_not_capped():
     assert plan["services"]["app"]["memory_max"] == "758M"  # 798 - 40
 
 
+def test_tier0_gets_memory_low_and_oomd_avoid_and_system_slice_their_sum():
+    services = ACCEPTANCE_SERVICES + [{"name": "caddy", "tier": 0, "runtime": "go", "min": "20.5M"},
+                                      {"name": "backup", "tier": 2, "min": 40}]
+    plan = build_plan(HOST_1G, services)
+    entries = plan["services"]
+    # MemoryLow = the tier-0 estimate, rounded up to whole MiB like min itself
+    for name, low_mb in (("nginx", 32), ("sshd", 16), ("caddy", 21)):
+        entry = entries[name]
+        assert (entry["memory_low"], entry["memory_low_bytes"], entry["managed_oom_preference"]) == (
+            f"{low_mb}M", low_mb * MIB, "avoid"), name
+    for name in ("app", "backup"):
+        entry = entries[name]
+        assert (entry["memory_low"], entry["memory_low_bytes"], entry["managed_oom_preference"]) == (None, None, None), name
+    # system.slice: 32 + 16 + 21, the same as tier 0
+    summary = plan["summary"]
+    assert (summary["system_slice_memory_low_mb"], summary["system_slice_memory_low_bytes"]) == (69, 69 * MIB)
+    assert summary["tier0_mb"] == 69
+
+
+def test_system_slice_memory_low_is_zero_without_tier0():
+    summary = build_plan(HOST_1G, [app(min=64), {"name": "backup", "tier": 2, "min": 8}])["summary"]
+    assert (summary["system_slice_memory_low_mb"], summary["system_slice_memory_low_bytes"]) == (0, 0)
+
+
+def test_oom_policy_in_the_plan():
+    services = ACCEPTANCE_SERVICES + [{"name": "worker", "tier": 2, "runtime": "python", "min": 128},
+                                      {"name": "api", "tier": 1, "min": 64, "oom_policy": "kill"}]
+    plan = build_plan(HOST_1G, services, units=HOST_UNITS + ["app.service", "worker.service", "api.service"])
+    policies = {name: entry["oom_policy"] for name, entry in plan["services"].items()}
+    # python tier 1 and nginx (a pre-fork master) continue; sshd keeps systemd's default; tier 2 only when set
+    assert policies == {"app": "continue", "nginx": "continue", "sshd": None, "worker": None, "api": "kill"}
+    assert plan["services"]["nginx"]["unit"] == "nginx.service"
+    builtin = build_plan(HOST_1G, [], units=HOST_UNITS)["services"]
+    assert (builtin["nginx"]["oom_policy"], builtin["ssh"]["oom_policy"]) == ("continue", None)
+
+
 def test_256_mib_host_with_too_many_minimums_is_refused_with_missing_amount():
     services = [
         {"name": "sshd", "tier": 0, "min": 16},
@@ -554,6 +590,8 @@ def service_lists(draw):
                 service["reassembly"] = draw(st.sampled_from([True, {"share": 0.5}, {"share": 0.1}]))
         if draw(st.booleans()):
             service["limit_req_clients"] = draw(st.integers(1, 8192))
+        if draw(st.booleans()):
+            service["oom_policy"] = draw(st.sampled_from(["continue", "stop", "kill"]))
         services.append(service)
     return services
 
@@ -579,6 +617,9 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
     for key in ("reserve", "tier0", "tier2", "pool", "allocated", "headroom"):
         assert summary[f"{key}_bytes"] == summary[f"{key}_mb"] * MIB
     assert summary["tier0_mb"] == sum(_mb(s["min"]) for s in services if s["tier"] == 0)
+    # system.slice protects what tier 0 protects: a unit's memory.low reaches only as far as its parent's
+    assert summary["system_slice_memory_low_mb"] == summary["tier0_mb"]
+    assert summary["system_slice_memory_low_bytes"] == summary["tier0_mb"] * MIB
     assert summary["tier2_mb"] == sum(_mb(s["min"]) for s in services if s["tier"] == 2)
     assert summary["allocated_mb"] == sum(e["budget_mb"] for e in entries.values() if e["tier"] == 1)
     throttled = []
@@ -586,6 +627,13 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
         entry = entries[source["name"]]
         min_mb = _mb(source["min"])
         limit = entry["limit_bytes"]
+        # tier 0 only: MemoryLow = its estimate, and systemd-oomd takes it last
+        protected = entry["tier"] == 0
+        assert (entry["memory_low"], entry["memory_low_bytes"]) == ((f"{min_mb}M", min_mb * MIB) if protected else (None, None))
+        assert entry["managed_oom_preference"] == ("avoid" if protected else None)
+        # OOMPolicy: as given, else continue for a python (pre-fork) service outside tier 2, else systemd's own
+        default_policy = "continue" if source.get("runtime") == "python" and entry["tier"] != 2 else None
+        assert entry["oom_policy"] == source.get("oom_policy", default_policy)
         assert limit == entry["limit_mb"] * MIB
         if entry["tier"] == 1:
             assert min_mb <= entry["budget_mb"] <= _mb(source.get("max", 10 ** 9))

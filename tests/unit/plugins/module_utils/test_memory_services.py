@@ -48,8 +48,10 @@ def test_schema_keys_in_documented_order():
     assert SERVICE_KEYS[:4] == ("name", "tier", "runtime", "min")
     assert set(SERVICE_KEYS) == {
         "name", "tier", "runtime", "min", "max", "weight", "swap_max", "memory_high", "oomd", "oom_score_adjust",
-        "gomemlimit", "per_worker", "master", "processes", "limit_req_clients", "introspection_cache", "reassembly",
+        "oom_policy", "gomemlimit", "per_worker", "master", "processes", "limit_req_clients", "introspection_cache",
+        "reassembly",
     }
+    assert SERVICE_KEYS.index("oom_policy") == SERVICE_KEYS.index("oom_score_adjust") + 1
     assert [k for k, spec in SERVICE_SCHEMA.items() if spec.get("required")] == ["name", "tier", "min"]
     assert {k for k, spec in SERVICE_SCHEMA.items() if spec.get("tier") == 1} == {
         "max", "weight", "swap_max", "memory_high", "oomd"}
@@ -83,6 +85,58 @@ def test_given_values():
     assert app.introspection_cache is True and app.reassembly_share == Fraction(1, 2)
     assert one({"name": "cap", "tier": 1, "runtime": "go", "min": 8, "reassembly": True}).reassembly_share == Fraction(1, 4)
     assert one({"name": "a", "tier": 1, "min": 8, "swap_max": "0"}).swap_max_mb == 0
+
+
+# ---------------------------------------------------------------- OOMPolicy
+
+
+@pytest.mark.parametrize(
+    ("raw", "policy"),
+    [
+        # pre-fork servers: the master respawns the worker the OOM killer took
+        ({"name": "web", "tier": 1, "runtime": "python", "min": 128}, "continue"),
+        ({"name": "web", "tier": 0, "runtime": "python", "min": 128}, "continue"),
+        ({"name": "nginx", "tier": 0, "min": 32}, "continue"),
+        ({"name": "nginx.service", "tier": 1, "min": 32}, "continue"),
+        # anything else keeps systemd's default (stop): nothing written
+        ({"name": "app", "tier": 1, "min": 64}, None),
+        ({"name": "app", "tier": 0, "min": 64}, None),
+        ({"name": "api", "tier": 1, "runtime": "go", "min": 64}, None),
+        ({"name": "sshd", "tier": 0, "min": 16}, None),
+        ({"name": "nginx-exporter", "tier": 1, "min": 16}, None),
+        # tier 2 is left alone: only an explicit value
+        ({"name": "web", "tier": 2, "runtime": "python", "min": 128}, None),
+        ({"name": "nginx", "tier": 2, "min": 32}, None),
+    ],
+)
+def test_oom_policy_defaults(raw, policy):
+    assert one(raw).oom_policy == policy
+
+
+def test_the_builtin_nginx_gets_oom_policy_continue_and_ssh_none():
+    ssh, nginx = parse_services([], HOST_UNITS)
+    assert (ssh.oom_policy, nginx.oom_policy) == (None, "continue")
+
+
+@pytest.mark.parametrize(
+    ("raw", "policy"),
+    [
+        ({"name": "app", "tier": 1, "min": 64, "oom_policy": "kill"}, "kill"),
+        ({"name": "web", "tier": 1, "runtime": "python", "min": 128, "oom_policy": "stop"}, "stop"),
+        ({"name": "nginx", "tier": 0, "min": 32, "oom_policy": "kill"}, "kill"),
+        ({"name": "web", "tier": 2, "runtime": "python", "min": 128, "oom_policy": "continue"}, "continue"),
+        ({"name": "backup", "tier": 2, "min": 8, "oom_policy": "stop"}, "stop"),
+    ],
+)
+def test_an_explicit_oom_policy_is_kept(raw, policy):
+    assert one(raw).oom_policy == policy
+
+
+@pytest.mark.parametrize("value", ["restart", "Continue", "", True, None, 1, ["continue"]])
+def test_a_bad_oom_policy_is_refused_naming_the_key(value):
+    message = refusal([{"name": "web", "tier": 1, "runtime": "python", "min": 128, "oom_policy": value}])
+    assert_names(message, "web", "oom_policy")
+    assert f"{value!r} is not an OOMPolicy; expected one of continue, stop, kill" in message
 
 
 # ---------------------------------------------------------------- refusals per key

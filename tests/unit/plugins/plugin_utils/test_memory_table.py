@@ -23,25 +23,28 @@ SERVICES = [
 
 def test_render_table():
     lines = render_table(build_plan(HOST_1G, SERVICES))
-    assert lines[0] == "service  tier  MemoryMax  MemoryHigh  MemorySwapMax  GOMEMLIMIT  workers  OOMScoreAdjust"
+    assert lines[0] == "service  tier  MemoryLow  MemoryMax  MemoryHigh  MemorySwapMax  GOMEMLIMIT  workers  OOMScoreAdjust"
     # pool 1024 - 178 - 48 = 798: api is pinned at its max 100, app gets 698
-    assert lines[1].split() == ["app", "1", "698M", "-", "0", "-", "3", "100"]
-    assert lines[2].split() == ["nginx", "0", "-", "-", "-", "-", "-", "-500"]
+    # MemoryLow: tier 0 only, its min
+    assert lines[1].split() == ["app", "1", "-", "698M", "-", "0", "-", "3", "100"]
+    assert lines[2].split() == ["nginx", "0", "32M", "-", "-", "-", "-", "-", "-500"]
     # sshd protects its listener itself; an OOMScoreAdjust would reach every session (SELF_PROTECTING_UNITS).
-    assert lines[3].split() == ["sshd", "0", "-", "-", "-", "-", "-", "-"]
-    assert lines[4].split() == ["api", "1", "100M", "-", "0", "90MiB", "-", "100"]
+    assert lines[3].split() == ["sshd", "0", "16M", "-", "-", "-", "-", "-", "-"]
+    assert lines[4].split() == ["api", "1", "-", "100M", "-", "0", "90MiB", "-", "100"]
     assert len({len(line) for line in lines[:5]}) == 1
     assert all(line == line.rstrip() for line in lines)
     assert lines[5] == "effective 1024 MiB (source meminfo; memtotal 1024 MiB, cgroup limit none), swap file, cpus 1"
     assert lines[6] == "reserve 178 MiB = base 80 + page cache 32 + watermarks 66 (estimated) + zram 0"
-    assert lines[7] == "tier 0 48 MiB, tier 2 0 MiB, pool 798 MiB, allocated 798 MiB, headroom 0 MiB"
+    # system.slice's MemoryLow is the sum of tier 0's: 32 + 16
+    assert lines[7] == ("tier 0 48 MiB (system.slice MemoryLow 48 MiB), tier 2 0 MiB, pool 798 MiB, allocated 798 MiB, "
+                        "headroom 0 MiB")
     assert len(lines) == 8
 
 
 def test_memory_high_column_with_oomd():
     plan = build_plan(HOST_1G, [dict(SERVICES[0], oomd=True)] + SERVICES[1:3])
     # MemoryMax 798, MemoryHigh floor(0.9 x 798) = 718
-    assert render_table(plan)[1].split() == ["app", "1", "798M", "718M", "0", "-", "3", "100"]
+    assert render_table(plan)[1].split() == ["app", "1", "-", "798M", "718M", "0", "-", "3", "100"]
 
 
 def test_cgroup_zram_and_given_reserve_lines():
@@ -50,7 +53,7 @@ def test_cgroup_zram_and_given_reserve_lines():
     assert lines[-3] == "effective 512 MiB (source cgroup; memtotal 1024 MiB, cgroup limit 512 MiB), swap zram, cpus 2"
     # zram of 256 MiB: 128 + 0.256 -> 129
     assert lines[-2] == "reserve 241 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 129"
-    assert lines[-1] == "tier 0 0 MiB, tier 2 0 MiB, pool 271 MiB, allocated 0 MiB, headroom 271 MiB"
+    assert lines[-1] == "tier 0 0 MiB (system.slice MemoryLow 0 MiB), tier 2 0 MiB, pool 271 MiB, allocated 0 MiB, headroom 271 MiB"
     given = render_table(build_plan(facts, [], reserve="300M"))
     assert given[-2] == "reserve 300 MiB = given 300"
 
