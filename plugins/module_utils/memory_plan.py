@@ -153,6 +153,13 @@ def service_plan(service: Service, memory_max_mb: int | None, cpus: int, high_ra
         "gomemlimit_bytes": _bytes(gomemlimit_mb),
         "workers": python_workers(service, limit_mb, cpus) if service.runtime == "python" else None,
         "oom_score_adjust": service.oom_score_adjust,
+        # cgroup v2: tier 0's estimate stays resident under reclaim (system.slice gets the sum,
+        # see the summary: protection only reaches a unit through its parents).
+        "memory_low": _mb(service.min_mb) if service.tier == 0 else None,
+        "memory_low_bytes": _bytes(service.min_mb) if service.tier == 0 else None,
+        # systemd-oomd picks tier 0 only when nothing else is left (its swap and pressure rules alike).
+        "managed_oom_preference": "avoid" if service.tier == 0 else None,
+        "oom_policy": service.oom_policy,
         "restart": RESTART_BY_TIER[service.tier],
         "restart_sec": TIER1_RESTART_SEC if tier1 else None,
         "start_limit_interval_sec": TIER1_START_LIMIT_INTERVAL_SEC if tier1 else None,
@@ -257,6 +264,8 @@ def build_plan(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAU
         "reserve_terms": reserve_plan["terms"],
         "watermarks_source": reserve_plan["watermarks_source"],
         **_pair("tier0", tier0_mb),
+        # MemoryLow of system.slice: a unit's memory.low protects only as far as its parent's does.
+        **_pair("system_slice_memory_low", tier0_mb),
         **_pair("tier2", tier2_mb),
         **_pair("pool", pool_mb),
         **_pair("allocated", allocated_mb),

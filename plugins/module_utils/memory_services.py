@@ -31,6 +31,7 @@ SERVICE_SCHEMA = {
     "memory_high": {"type": "raw", "tier": 1},
     "oomd": {"type": "bool", "default": False, "tier": 1},
     "oom_score_adjust": {"type": "int"},
+    "oom_policy": {"type": "str", "choices": ["continue", "stop", "kill"]},
     "gomemlimit": {"type": "raw", "runtime": "go"},
     "per_worker": {"type": "raw", "default": "64M", "runtime": "python"},
     "master": {"type": "raw", "default": "32M", "runtime": "python"},
@@ -55,6 +56,10 @@ BUILTIN_SERVICES = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"]},
 )
+# Pre-fork servers whose master respawns a worker the OOM killer took: systemd's default
+# OOMPolicy=stop would stop the whole unit for one worker. gunicorn (runtime python) is one too.
+PREFORK_UNITS = ("nginx.service",)
+OOM_POLICIES = ("continue", "stop", "kill")
 # Units that protect themselves. OpenSSH writes -1000 for its listener and restores the value it
 # was started with for every session: an OOMScoreAdjust on ssh.service would hand the tier's
 # protection to every user shell. Their tier-0 entry gets none unless the user sets one.
@@ -77,6 +82,7 @@ class Service:
     memory_high_mb: int | None
     oomd: bool
     oom_score_adjust: int | None
+    oom_policy: str | None
     gomemlimit_mb: int | None
     per_worker_mb: int | None
     master_mb: int | None
@@ -170,6 +176,18 @@ def _parse_oom_score_adjust(raw: dict, name: str, tier: int, unit: str) -> int |
     return value
 
 
+def _parse_oom_policy(raw: dict, name: str, tier: int, runtime: str, unit: str) -> str | None:
+    if "oom_policy" not in raw:
+        # Tier 2 is left alone: only what the user sets.
+        prefork = runtime == "python" or unit in PREFORK_UNITS
+        return "continue" if prefork and tier != 2 else None
+    policy = raw["oom_policy"]
+    if policy not in OOM_POLICIES:
+        raise refuse(name, "oom_policy", f"{policy!r} is not an OOMPolicy; expected one of {', '.join(OOM_POLICIES)} "
+                     "(continue for a pre-fork server whose master respawns its workers)")
+    return policy
+
+
 def _size_mb(raw: dict, name: str, key: str, allow_zero: bool = False) -> int | None:
     if key not in raw:
         default = SERVICE_SCHEMA[key].get("default")
@@ -246,6 +264,7 @@ def parse_service(raw, index: int) -> Service:
         memory_high_mb=_size_mb(raw, name, "memory_high"),
         oomd=_parse_bool(raw, name, "oomd"),
         oom_score_adjust=_parse_oom_score_adjust(raw, name, tier, unit),
+        oom_policy=_parse_oom_policy(raw, name, tier, runtime, unit),
         gomemlimit_mb=_size_mb(raw, name, "gomemlimit"),
         per_worker_mb=_size_mb(raw, name, "per_worker") if runtime == "python" else None,
         master_mb=_size_mb(raw, name, "master") if runtime == "python" else None,

@@ -4,7 +4,7 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes im
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
 
 TABLE_COLUMNS = (
-    ("service", "name"), ("tier", "tier"), ("MemoryMax", "memory_max"), ("MemoryHigh", "memory_high"),
+    ("service", "name"), ("tier", "tier"), ("MemoryLow", "memory_low"), ("MemoryMax", "memory_max"), ("MemoryHigh", "memory_high"),
     ("MemorySwapMax", "memory_swap_max"), ("GOMEMLIMIT", "gomemlimit"), ("workers", "workers"),
     ("OOMScoreAdjust", "oom_score_adjust"),
 )
@@ -47,7 +47,7 @@ def render_table(plan) -> list:
     )
     lines.append(_reserve_line(s))
     lines.append(
-        f"tier 0 {s['tier0_mb']} MiB, tier 2 {s['tier2_mb']} MiB, pool {s['pool_mb']} MiB, "
+        f"tier 0 {s['tier0_mb']} MiB (system.slice MemoryLow {s['system_slice_memory_low_mb']} MiB), tier 2 {s['tier2_mb']} MiB, pool {s['pool_mb']} MiB, "
         f"allocated {s['allocated_mb']} MiB, headroom {s['headroom_mb']} MiB"
     )
     lines.extend(f"warning: {warning}" for warning in plan.get("warnings") or [])

@@ -8,17 +8,17 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes im
 
 ENTRY_KEYS = (
     "name", "unit", "tier", "memory_max", "memory_high", "memory_swap_max", "managed_oom_memory_pressure",
-    "gomemlimit", "workers", "oom_score_adjust", "restart", "restart_sec", "start_limit_interval_sec",
+    "gomemlimit", "workers", "oom_score_adjust", "memory_low", "managed_oom_preference", "oom_policy", "restart", "restart_sec", "start_limit_interval_sec",
     "start_limit_burst",
 )
 SUMMARY_KEYS = (
     "effective_memory_mb", "memtotal_mb", "cgroup_memory_limit_bytes", "source", "cpus", "reserve_mb",
-    "reserve_terms", "watermarks_source", "tier0_mb", "tier2_mb", "pool_mb", "allocated_mb", "headroom_mb",
+    "reserve_terms", "watermarks_source", "tier0_mb", "system_slice_memory_low_mb", "tier2_mb", "pool_mb", "allocated_mb", "headroom_mb",
     "swap_backend",
 )
 
 
-SUMMARY_INTS = ("effective_memory_mb", "memtotal_mb", "cpus", "reserve_mb", "tier0_mb", "tier2_mb", "pool_mb",
+SUMMARY_INTS = ("effective_memory_mb", "memtotal_mb", "cpus", "reserve_mb", "tier0_mb", "system_slice_memory_low_mb", "tier2_mb", "pool_mb",
                 "allocated_mb", "headroom_mb")
 
 

@@ -12,7 +12,14 @@ def _tier0_service(entry: dict) -> list:
     # its own cgroup, which is exactly what tier 0 exists to prevent.
     # No OOMScoreAdjust where the plan has none: sshd protects its listener itself (-1000).
     protect = [] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]
-    return protect + [["Restart", entry["restart"]]]
+    return protect + [
+        # cgroup v2: the unit's pages up to its estimate stay resident when the kernel reclaims
+        # (swaps out) memory for others; system.slice carries the sum (slice_dropin below).
+        ["MemoryLow", entry["memory_low"]],
+        # systemd-oomd (Debian's package adds a root-slice swap rule) takes tier 0 last.
+        ["ManagedOOMPreference", entry["managed_oom_preference"]],
+        ["Restart", entry["restart"]],
+    ] + _oom_policy(entry)
 
 
 def _tier1_service(entry: dict) -> list:
@@ -33,12 +40,18 @@ def _tier1_service(entry: dict) -> list:
         ["OOMScoreAdjust", entry["oom_score_adjust"]],
         ["Restart", entry["restart"]],
         ["RestartSec", entry["restart_sec"]],
-    ]
+    ] + _oom_policy(entry)
 
 
 def _tier2_service(entry: dict) -> list:
     # Leave alone: only what the user asked for explicitly.
-    return [] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]
+    return ([] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]) + _oom_policy(entry)
+
+
+def _oom_policy(entry: dict) -> list:
+    # A pre-fork master respawns the worker the OOM killer took; OOMPolicy=stop (systemd's
+    # default) would stop the whole unit for it.
+    return [] if entry.get("oom_policy") is None else [["OOMPolicy", entry["oom_policy"]]]
 
 
 def _go_environment(entry: dict) -> list:
@@ -73,6 +86,19 @@ def dropin(entry: dict) -> dict:
     }
 
 
+SYSTEM_SLICE = "system.slice"
+
+
+def slice_dropin(plan: dict) -> dict:
+    """system.slice's MemoryLow: the sum of tier 0's. On cgroup v2 a unit's memory.low protects
+    only as far as every parent's does, and system.slice has none of its own."""
+    low_mb = plan["summary"]["system_slice_memory_low_mb"]
+    sections = {"Slice": [["MemoryLow", f"{low_mb}M"]]} if low_mb else {}
+    return {"unit": SYSTEM_SLICE, "name": SYSTEM_SLICE, "tier": 0, "oom_score_adjust": None, "processes": [],
+            "sections": sections}
+
+
 def dropins(plan) -> list:
-    """Drop-ins for every service of a memory_budget plan, in plan order."""
-    return [dropin(entry) for entry in plan_entries(plan, "systemd_tier_dropins")]
+    """Drop-ins for every service of a memory_budget plan, in plan order, then system.slice's."""
+    entries = plan_entries(plan, "systemd_tier_dropins", need_summary=True)
+    return [dropin(entry) for entry in entries] + [slice_dropin(plan)]
