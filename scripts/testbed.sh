@@ -30,7 +30,9 @@ die() { printf 'testbed: ERROR: %s\n' "$*" >&2; exit 1; }
 IMAGE_PACKAGES="systemd,systemd-sysv,python3,dbus,iproute2,procps,sudo,ca-certificates,curl"
 # The VM boots its own kernel (initrd from initramfs-tools), logs in over ssh with logind
 # sessions (libpam-systemd: minbase skips Recommends) and runs systemd-oomd like a VPS would.
-VM_PACKAGES="$IMAGE_PACKAGES,udev,libpam-systemd,linux-image-amd64,openssh-server,kmod,systemd-oomd"
+# nginx (a real pre-fork tier-0 server) and earlyoom are in the image because the guest has no
+# network: the roles find them installed and change nothing.
+VM_PACKAGES="$IMAGE_PACKAGES,udev,libpam-systemd,linux-image-amd64,openssh-server,kmod,systemd-oomd,nginx,earlyoom"
 VM_DIR="${SMALLVPS_VM_DIR:-/var/tmp/smallvps-vm/img}"
 
 image_name() {
@@ -167,12 +169,14 @@ build_image() {
   log "built $image"
 }
 
-# The files molecule/vm boots from; the image counts as present when all of them are.
-VM_FILES="base.qcow2 vmlinuz initrd.img id_ed25519 id_ed25519.pub"
+# The files molecule/vm boots from; the image counts as present when all of them are and it
+# was built from today's package list (a new package rebuilds it).
+VM_FILES="base.qcow2 vmlinuz initrd.img id_ed25519 id_ed25519.pub packages"
 
 vm_image_present() {
   local f
   for f in $VM_FILES; do [ -s "$VM_DIR/$f" ] || return 1; done
+  [ "$(cat "$VM_DIR/packages")" = "$VM_PACKAGES" ]
 }
 
 ensure_vm_tools() {
@@ -232,6 +236,7 @@ build_vm_image() {
   rm -f "$work/base.raw"
   # Every run writes to its own overlay; the base is only ever read.
   chmod 444 "$work/base.qcow2"
+  echo "$VM_PACKAGES" >"$work/packages"
   chmod 755 "$work"
   rm -rf "$VM_DIR.old"
   [ ! -e "$VM_DIR" ] || mv "$VM_DIR" "$VM_DIR.old"
