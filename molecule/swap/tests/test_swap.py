@@ -2,7 +2,9 @@
 
 Swap cannot be switched on in a container (swapon is global to the kernel), so the role must
 write everything, switch nothing on and say why. The behavioural tests run the role again
-through ansible-playbook (apply.yml) with -e overrides; the last one removes the swap.
+through ansible-playbook (apply.yml) with -e overrides; the last one removes the swap. Every
+playbook run costs seconds, so cases that only read the host or are refused before any change
+share one run (cases.yml: one alias of the host per case, each with its own variables).
 """
 
 import functools
@@ -15,12 +17,33 @@ SWAPFILE = "/swapfile"
 SYSCTL_FILE = "/etc/sysctl.d/60-smallvps-swap.conf"
 ZRAM_CONFIG = "/etc/systemd/zram-generator.conf"
 PLAYBOOK = Path(__file__).resolve().parents[1] / "apply.yml"
+CASES_PLAYBOOK = Path(__file__).resolve().parents[1] / "cases.yml"
 
 
 @pytest.fixture
 def apply(ansible_playbook):
     """Run apply.yml with -e overrides; see molecule/conftest.py."""
     return functools.partial(ansible_playbook, PLAYBOOK)
+
+
+def _apply_cases(host, ansible_playbook, cases):
+    """Run cases.yml once for {case: overrides}. Returns the finished run and, per case,
+    (the recap's counters of its alias: changed, failures, ...; the messages of its failed tasks)."""
+    result = ansible_playbook(CASES_PLAYBOOK, {"swap_test_cases": cases}, as_json=True)
+    assert result.json is not None, result.output
+    outcome = {}
+    for case in cases:
+        alias = f"{host.backend.get_hostname()}-{case}"  # as cases.yml names it
+        assert alias in result.json["stats"], result.output
+        failures = [
+            str(task_host.get("msg", ""))
+            for play in result.json["plays"]
+            for task in play["tasks"]
+            for hostname, task_host in task["hosts"].items()
+            if hostname == alias and task_host.get("failed")
+        ]
+        outcome[case] = (result.json["stats"][alias], "\n".join(failures))
+    return result, outcome
 
 
 def _signature(host):
@@ -132,57 +155,76 @@ def test_a_wiped_signature_gets_mkswap_again(host, apply):
     assert "Write a swap signature" in result.stdout
     assert _signature(host) == "swap"
     assert _size(host) == 512 * MIB
-
-    again = apply()
-    assert again.returncode == 0, again.output
-    assert again.changed == 0, again.output
+    # The next run changes nothing: the `refusals` run below, whose "none" case runs right
+    # after this repair (test_a_run_without_bad_input_changes_nothing).
 
 
 def _free_mib(host):
     return int(host.check_output("findmnt --bytes --noheadings --output AVAIL --target /")) // MIB
 
 
-def test_an_explicit_size_larger_than_the_disk_fails_before_any_change(host, apply):
-    before = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
-    result = apply({"swap_file_size_mb": 100_000_000})  # about 95 TiB
-    assert result.returncode != 0
-    assert "swap_file_size_mb=100000000 MiB does not fit" in result.output, result.output
-    assert "MiB free" in result.output
-    assert "swap_file_min_free_disk_mb=1024 MiB must stay free" in result.output
-    assert "changed=0" in result.stdout
-    assert host.check_output(f"stat -c '%s %Y' {SWAPFILE}") == before
+# Each case: (overrides, what its refusal must say). All run at once by the `refusals` fixture,
+# beside a case without bad input ("none").
+REFUSALS = {
+    # About 95 TiB.
+    "too-large": (
+        {"swap_file_size_mb": 100_000_000},
+        [
+            "swap_file_size_mb=100000000 MiB does not fit",
+            "MiB free",
+            "swap_file_min_free_disk_mb=1024 MiB must stay free",
+        ],
+    ),
+    # 256 MiB fits the disk, but not with a margin larger than the free space: the fixture sets
+    # swap_file_min_free_disk_mb to the free space + 2048 MiB ({margin}).
+    "margin": (
+        {"swap_file_size_mb": 256},
+        ["swap_file_size_mb=256 MiB does not fit", "swap_file_min_free_disk_mb={margin} MiB must stay free"],
+    ),
+    "bad-backend": ({"swap_backend": "bogus"}, ["swap_backend must be one of: file, zram, both, got: bogus"]),
+    "bad-size": ({"swap_file_size_mb": -1}, ["swap_file_size_mb=-1"]),
+    "bad-swappiness": ({"swap_vm_swappiness": 201}, ["swap_vm_swappiness=201 (null or 0..200)"]),
+    "bad-zram-size": ({"swap_zram_size_mb": -1}, ["swap_zram_size_mb=-1"]),
+    "bad-activate": ({"swap_activate": "sometimes"}, ["swap_activate must be one of"]),
+}
 
 
-def test_an_explicit_size_that_eats_into_the_margin_fails(host, apply):
-    # 256 MiB fits the disk, but not with a margin larger than the free space.
+@pytest.fixture(scope="module")
+def refusals(host, ansible_playbook):
+    """Every refused input and one run without bad input ("none"), side by side in one
+    ansible-playbook run; with the swap file's size and mtime before and after."""
     margin = _free_mib(host) + 2048
-    result = apply({"swap_file_size_mb": 256, "swap_file_min_free_disk_mb": margin})
-    assert result.returncode != 0
-    assert "swap_file_size_mb=256 MiB does not fit" in result.output, result.output
-    assert f"swap_file_min_free_disk_mb={margin} MiB must stay free" in result.output
+    cases = {case: overrides for case, (overrides, _) in REFUSALS.items()}
+    cases["margin"] = {**cases["margin"], "swap_file_min_free_disk_mb": margin}
+    cases["none"] = {}
+    before = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
+    result, outcome = _apply_cases(host, ansible_playbook, cases)
+    after = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
+    return {"result": result, "outcome": outcome, "margin": margin, "before": before, "after": after}
+
+
+# First of the tests that read the `refusals` run, so that it runs right after the repair above.
+def test_a_run_without_bad_input_changes_nothing(refusals):
+    result = refusals["result"]
+    stats, message = refusals["outcome"]["none"]
+    assert stats["failures"] == 0, message or result.output
+    assert stats["changed"] == 0, result.output
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_refused_input_fails_before_any_change_naming_the_variable(host, refusals, case):
+    result = refusals["result"]
+    assert result.returncode != 0, result.output
+    stats, message = refusals["outcome"][case]
+    assert stats["failures"] == 1, result.output
+    for text in REFUSALS[case][1]:
+        assert text.format(margin=refusals["margin"]) in message, message or result.output
+    assert stats["changed"] == 0, result.output
+    assert refusals["after"] == refusals["before"]
     assert _size(host) == 512 * MIB
 
 
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({"swap_backend": "bogus"}, "swap_backend must be one of: file, zram, both, got: bogus"),
-        ({"swap_file_size_mb": -1}, "swap_file_size_mb=-1"),
-        ({"swap_vm_swappiness": 201}, "swap_vm_swappiness=201 (null or 0..200)"),
-        ({"swap_zram_size_mb": -1}, "swap_zram_size_mb=-1"),
-        ({"swap_activate": "sometimes"}, "swap_activate must be one of"),
-    ],
-)
-def test_bad_input_fails_naming_the_variable(host, overrides, expected, apply):
-    before = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
-    result = apply(overrides)
-    assert result.returncode != 0
-    assert expected in result.output, result.output
-    assert "changed=0" in result.stdout
-    assert host.check_output(f"stat -c '%s %Y' {SWAPFILE}") == before
-
-
-def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drifts(host, apply):
+def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drifts(host, apply, ansible_playbook):
     # On a tmpfs of its own, so that other containers writing to the shared disk cannot move the
     # numbers: 300 MiB free - 100 MiB margin leaves room for 200 of the automatic 512 MiB.
     mountpoint = "/mnt/swap-lowered"
@@ -216,10 +258,19 @@ def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drift
         run_keeps_200(why="5 MiB less free")
         host.run_expect([0], f"rm {mountpoint}/filler")
         resize_disk(306)
-        run_keeps_200(why="6 MiB more free")
-        # The same drift seen through the margin.
-        run_keeps_200({"swap_file_min_free_disk_mb": 95}, why="margin 5 MiB lower")
-        run_keeps_200({"swap_file_min_free_disk_mb": 108}, why="margin 8 MiB higher")
+        # 6 MiB more free, and the same drift seen through the margin: three runs that only read
+        # the host, in one ansible-playbook run.
+        keeps = {
+            "6-mib-more-free": overrides,
+            "margin-5-mib-lower": {**overrides, "swap_file_min_free_disk_mb": 95},
+            "margin-8-mib-higher": {**overrides, "swap_file_min_free_disk_mb": 108},
+        }
+        result, outcome = _apply_cases(host, ansible_playbook, keeps)
+        assert result.returncode == 0, result.output
+        for why, (stats, _) in outcome.items():
+            assert stats["failures"] == 0, f"{why}: {result.output}"
+            assert stats["changed"] == 0, f"{why}: {result.output}"
+        assert size() == 200 * MIB
 
         # Growing pays once it gains max(64 MiB, 512 / 8): 100 MiB more disk grows the file to 300 MiB.
         resize_disk(400)
