@@ -31,6 +31,11 @@ DEFAULT_GOMEMLIMIT_RATIO = 0.9
 # the app's page cache, sockets and allocator fragmentation, which the cgroup charges too.
 WORKERS_SHARE = Fraction(9, 10)
 
+# systemd-oomd's ManagedOOMMemoryPressureLimit for oomd: true services. A leak throttled at
+# MemoryHigh measured 50-88 % PSI "full" on the VM test host, so oomd's default 60 % sometimes
+# never fired; at 40 % it killed every time (docs/memory-budget.md#tiers).
+OOMD_PRESSURE_LIMIT = "40%"
+
 RESTART_BY_TIER = {0: "on-failure", 1: "always", 2: None}
 # A tier-1 service OOM-killed every >= 15 s (300 s / 20) is restarted forever;
 # a hard crash loop (every RestartSec=3 s) hits the burst in about a minute and stops.
@@ -148,6 +153,7 @@ def service_plan(service: Service, memory_max_mb: int | None, cpus: int, high_ra
         "memory_swap_max": None if swap_max_mb is None else ("0" if swap_max_mb == 0 else f"{swap_max_mb}M"),
         "memory_swap_max_bytes": _bytes(swap_max_mb),
         "managed_oom_memory_pressure": "kill" if service.oomd else None,
+        "managed_oom_memory_pressure_limit": OOMD_PRESSURE_LIMIT if service.oomd else None,
         # Go reads only "MiB"/"GiB"-style suffixes; "M" or "MB" makes the runtime exit at start.
         "gomemlimit": _mb(gomemlimit_mb, "MiB"),
         "gomemlimit_bytes": _bytes(gomemlimit_mb),

@@ -8,6 +8,7 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes im
 
 ENTRY_KEYS = (
     "name", "unit", "tier", "memory_max", "memory_high", "memory_swap_max", "managed_oom_memory_pressure",
+    "managed_oom_memory_pressure_limit",
     "gomemlimit", "workers", "oom_score_adjust", "memory_low", "managed_oom_preference", "oom_policy", "restart", "restart_sec", "start_limit_interval_sec",
     "start_limit_burst",
 )

@@ -36,6 +36,7 @@ def _tier1_service(entry: dict) -> list:
         directives.append(["MemoryHigh", entry["memory_high"]])
     if entry["managed_oom_memory_pressure"] is not None:
         directives.append(["ManagedOOMMemoryPressure", entry["managed_oom_memory_pressure"]])
+        directives.append(["ManagedOOMMemoryPressureLimit", entry["managed_oom_memory_pressure_limit"]])
     return directives + [
         ["OOMScoreAdjust", entry["oom_score_adjust"]],
         ["Restart", entry["restart"]],

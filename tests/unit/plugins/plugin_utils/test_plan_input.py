@@ -46,7 +46,7 @@ def test_every_key_the_filters_read_is_in_a_plan():
         ("plan", "input: str without a 'services' mapping"),
         ({"services": []}, "input: dict without a 'services' mapping"),
         ({"services": None}, "input: dict without a 'services' mapping"),
-        ({"services": {"x": {}}}, "service 'x': key 'name' is missing (and 16 more)"),
+        ({"services": {"x": {}}}, "service 'x': key 'name' is missing (and 17 more)"),
         ({"services": {"x": 5}}, "service 'x': int is not a plan entry"),
         ({"services": {"app": {k: v for k, v in PLAN["services"]["app"].items() if k != "restart_sec"}}},
          "service 'app': key 'restart_sec' is missing (and 0 more)"),

@@ -76,7 +76,7 @@ def test_tier1_with_oomd_gets_memory_high_and_managed_oom():
     # MemoryHigh floor(0.9 x 100) = 90
     assert units["guarded.service"]["sections"]["Service"] == [
         ["MemoryAccounting", "yes"], ["MemoryMax", "100M"], ["MemorySwapMax", "64M"], ["MemoryHigh", "90M"],
-        ["ManagedOOMMemoryPressure", "kill"], ["OOMScoreAdjust", 100], ["Restart", "always"], ["RestartSec", 3]]
+        ["ManagedOOMMemoryPressure", "kill"], ["ManagedOOMMemoryPressureLimit", "40%"], ["OOMScoreAdjust", 100], ["Restart", "always"], ["RestartSec", 3]]
 
 
 def test_tier1_with_an_explicit_memory_high_and_no_oomd():
@@ -130,7 +130,7 @@ def test_directives_of_each_tier_in_order():
         "Unit": [["StartLimitIntervalSec", 300], ["StartLimitBurst", 20]],
         "Service": [
             ["MemoryAccounting", "yes"], ["MemoryMax", "160M"], ["MemorySwapMax", "0"], ["MemoryHigh", "144M"],
-            ["ManagedOOMMemoryPressure", "kill"], ["OOMScoreAdjust", 100], ["Restart", "always"], ["RestartSec", 3],
+            ["ManagedOOMMemoryPressure", "kill"], ["ManagedOOMMemoryPressureLimit", "40%"], ["OOMScoreAdjust", 100], ["Restart", "always"], ["RestartSec", 3],
             ["OOMPolicy", "continue"]]}
     # GOMEMLIMIT floor(0.9 x 64) = 57, after OOMPolicy
     assert units["api.service"]["Service"] == [
