@@ -263,6 +263,9 @@ _value:
         managed_oom_memory_pressure:
           description: C(kill) with O(services[].oomd), else C(null).
           type: str
+        managed_oom_memory_pressure_limit:
+          description: C(40%) with O(services[].oomd) (systemd C(ManagedOOMMemoryPressureLimit)), else C(null).
+          type: str
         gomemlimit:
           description: Go, C(GOMEMLIMIT) like C(552MiB) (never C(M)/C(MB), which Go rejects); C(null) otherwise.
           type: str
