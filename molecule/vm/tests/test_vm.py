@@ -26,7 +26,10 @@ OOMD_DURATION_SEC = 20
 
 
 def drill(host, *args):
-    return json.loads(host.check_output("smallvps-vm-drill " + " ".join(args)))
+    report = json.loads(host.check_output("smallvps-vm-drill " + " ".join(args)))
+    # The verifier runs with -s: every drill's figures land in the log.
+    print(f"\nsmallvps-vm-drill {' '.join(args)}: {json.dumps(report)}")
+    return report
 
 
 def mib(name):
@@ -72,9 +75,10 @@ def test_sshd_keeps_its_own_minus_1000_and_the_login_shell_gets_no_protection(st
     assert listener and listener[0]["oom_score_adj"] == "-1000", ssh
     session = status["session"]
     assert session["self_oom_score_adj"] == "0", session
-    sshd_sessions = [p for p in session["ancestors"] if p["comm"] == "sshd"]
-    assert sshd_sessions, session
-    assert all(p["oom_score_adj"] == "0" for p in session["ancestors"]), session
+    # This command's parents: the connection's sshd (0), then the listener itself (-1000).
+    connection = [p for p in session["ancestors"] if p["cmdline"].startswith("sshd: root@")]
+    assert connection and all(p["oom_score_adj"] == "0" for p in connection), session
+    assert session["ancestors"][-1]["pid"] == ssh["properties"]["MainPID"], session
 
 
 @pytest.mark.parametrize("unit", ["nginx.service", "smallvps-door.service"])
@@ -138,15 +142,6 @@ def test_a_leak_is_killed_at_memory_max_and_does_not_escape_into_swap(host, kern
         assert round_result["seconds_to_recover"] <= RESTART_SEC + 2, round_result
 
 
-def test_the_go_service_runs_with_the_planned_gomemlimit(host):
-    dropin = host.file("/etc/systemd/system/smallvps-go.service.d/50-smallvps-tier.conf").content_string
-    planned = [line.split("GOMEMLIMIT=", 1)[1] for line in dropin.splitlines() if "GOMEMLIMIT=" in line]
-    pid = host.check_output("systemctl show -p MainPID --value smallvps-go.service")
-    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
-    assert len(planned) == 1 and planned[0].endswith("MiB"), dropin
-    assert f"GOMEMLIMIT={planned[0]}" in environ.splitlines()
-
-
 def test_oomd_mode_kills_a_throttled_leak_after_the_pressure_duration(host):
     """oomd mode (MemoryHigh + ManagedOOMMemoryPressure=kill): the leak is throttled at MemoryHigh and
     never reaches MemoryMax; systemd-oomd kills it once pressure stayed high for its duration."""
@@ -159,6 +154,17 @@ def test_oomd_mode_kills_a_throttled_leak_after_the_pressure_duration(host):
     assert OOMD_DURATION_SEC <= round_result["seconds_to_kill"] <= OOMD_DURATION_SEC + 40, report
     assert round_result["peak_swap_mib"] == 0, report
     assert round_result["seconds_to_recover"] is not None and round_result["seconds_to_recover"] <= RESTART_SEC + 2, report
+
+
+def test_the_restarted_go_service_runs_with_the_planned_gomemlimit(host):
+    """After the oomd drill's restart: GOMEMLIMIT reaches a Go process only when systemd starts it
+    (the process prepare started before converge has none; restarting it is the Go roles' job)."""
+    dropin = host.file("/etc/systemd/system/smallvps-go.service.d/50-smallvps-tier.conf").content_string
+    planned = [line.split("GOMEMLIMIT=", 1)[1] for line in dropin.splitlines() if "GOMEMLIMIT=" in line]
+    pid = host.check_output("systemctl show -p MainPID --value smallvps-go.service")
+    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
+    assert len(planned) == 1 and planned[0].endswith("MiB"), dropin
+    assert f"GOMEMLIMIT={planned[0]}" in environ.splitlines()
 
 
 def test_a_pre_fork_master_outlives_its_workers_oom_kill(host):
