@@ -11,9 +11,9 @@ author:
   - smallvps.hardening maintainers
 description:
   - Turns the output of P(smallvps.hardening.memory_budget#filter) into a list of text lines, one per service
-    (name, tier, MemoryMax, MemoryHigh, GOMEMLIMIT, workers, OOMScoreAdjust; C(-) for none), then two summary
-    lines (effective memory and its source, swap, cpus; reserve, tier 0, tier 2, pool, allocated, headroom)
-    and one line per warning.
+    (name, tier, MemoryLow, MemoryMax, MemoryHigh, MemorySwapMax, GOMEMLIMIT, workers, OOMScoreAdjust; C(-) for
+    none), then three summary lines (effective memory and its source, swap, cpus; the reserve and its terms;
+    tier 0 and system.slice's MemoryLow, tier 2, pool, allocated, headroom) and one line per warning.
   - Meant for C(ansible.builtin.debug), so a playbook prints the plan without Jinja arithmetic.
 positional: _input
 options:
@@ -31,12 +31,13 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ memory_plan | smallvps.hardening.memory_budget_table }}"
 
-# service  tier  MemoryMax  MemoryHigh  GOMEMLIMIT  workers  OOMScoreAdjust
-# app         1       605M        544M           -        3             100
-# nginx       0          -           -           -        -            -500
-# sshd        0          -           -           -        -            -500
-# effective 1024 MiB (source meminfo; memtotal 1024 MiB, cgroup limit none), swap 0 MiB, cpus 1
-# reserve 371 MiB, tier 0 48 MiB, tier 2 0 MiB, pool 605 MiB, allocated 605 MiB, headroom 0 MiB
+# service  tier  MemoryLow  MemoryMax  MemoryHigh  MemorySwapMax  GOMEMLIMIT  workers  OOMScoreAdjust
+# app         1          -       798M           -              0           -        3             100
+# nginx       0        32M          -           -              -           -        -            -500
+# sshd        0        16M          -           -              -           -        -               -
+# effective 1024 MiB (source ansible_facts; memtotal 1024 MiB, cgroup limit none), swap file, cpus 1
+# reserve 178 MiB = base 80 + page cache 32 + watermarks 66 (estimated) + zram 0
+# tier 0 48 MiB (system.slice MemoryLow 48 MiB), tier 2 0 MiB, pool 798 MiB, allocated 798 MiB, headroom 0 MiB
 """
 
 RETURN = r"""
