@@ -134,8 +134,11 @@ def test_a_leak_is_killed_at_memory_max_and_does_not_escape_into_swap(host, kern
     report = drill(host, "leak", "smallvps-hog.service", "8081", "3")
     assert (report["memory_max"], report["memory_high"]) == (str(mib("smallvps-hog") * MIB), "infinity"), report
     for round_result in report["rounds"]:
-        assert round_result["result"] == "oom-kill", round_result
+        # The kernel's "Memory cgroup out of memory: Killed process <that pid>" is the proof; systemd
+        # reports oom-kill, or signal when it reaped the process before it read memory.events (1 round
+        # in 7 in benchmarks/oom-drill.txt).
         assert round_result["killed_by"] == "kernel", round_result
+        assert round_result["result"] in ("oom-kill", "signal"), round_result
         assert round_result["allocated_mib_when_killed"] <= mib("smallvps-hog"), round_result
         assert round_result["peak_swap_mib"] == 0, round_result
         assert round_result["seconds_to_recover"] is not None, round_result
@@ -147,8 +150,10 @@ def test_oomd_mode_kills_a_throttled_leak_after_the_pressure_duration(host):
     never reaches MemoryMax; systemd-oomd kills it once pressure stayed high for its duration."""
     report = drill(host, "leak", "smallvps-go.service", "8082", "1")
     (round_result,) = report["rounds"]
-    assert round_result["result"] == "oom-kill", report
+    # systemd-oomd's journal line names the unit; systemd's Result is oom-kill, or signal when it
+    # reaped the process before oomd's notice arrived.
     assert round_result["killed_by"] == "systemd-oomd", report
+    assert round_result["result"] in ("oom-kill", "signal"), report
     # PSI's avg10 needs 10-25 s under TCG to pass the plan's 40 % limit, then oomd waits its
     # duration (36-48 s in all, measured).
     assert OOMD_DURATION_SEC <= round_result["seconds_to_kill"] <= OOMD_DURATION_SEC + 40, report
