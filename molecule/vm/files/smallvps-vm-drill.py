@@ -233,7 +233,7 @@ def host(rounds):
     try:
         for number in range(1, rounds + 1):
             cursor = journal_cursor()
-            seconds = hostile_round(number, 60)
+            seconds = hostile_round(number, 120)
             after = tier0_pids()
             results.append({"round": number, "seconds": seconds, "killed": victims(cursor),
                             "tier0_pids_kept": after == before})

@@ -231,7 +231,7 @@ def test_swap_goes_away_and_a_memory_max_below_use_is_refused(host, ansible_play
     """One run, two roles (each role run costs minutes under TCG): the swap role with
     swap_state absent, then systemd_tiering with the hog's MemoryMax lowered below what it holds."""
     before = _hog(host)
-    host.check_output("curl -fsS 'http://127.0.0.1:8081/hold?mib=56'")
+    host.check_output("curl -fsS 'http://127.0.0.1:8081/hold?mib=52'")
     lowered = [dict(s, min="48M", max="48M") if s["name"] == "smallvps-hog" else s for s in PLANNED["smallvps_services"]]
     try:
         result = ansible_playbook(HERE / "apply.yml", {**PLANNED, "smallvps_vm_roles": ["swap", "systemd_tiering"],
