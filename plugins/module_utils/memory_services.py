@@ -54,7 +54,8 @@ UNIT_ALIASES = {"sshd.service": "ssh.service"}
 # the same unit; the user's entry wins. `min` is the estimate kept for them.
 BUILTIN_SERVICES = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
-    {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"]},
+    # 8000 clients: a 1000k limit_req zone, for the nginx_limit_req zones that give no size.
+    {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
 )
 # Pre-fork servers whose master respawns a worker the OOM killer took: systemd's default
 # OOMPolicy=stop would stop the whole unit for one worker. gunicorn (runtime python) is one too.

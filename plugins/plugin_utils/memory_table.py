@@ -8,6 +8,9 @@ TABLE_COLUMNS = (
     ("MemorySwapMax", "memory_swap_max"), ("GOMEMLIMIT", "gomemlimit"), ("workers", "workers"),
     ("OOMScoreAdjust", "oom_score_adjust"),
 )
+# Sizes inside a service (memory_extras), printed one line per service that has any: the roles
+# write them (nginx_limit_req's zone size, say), so budget.yml must show them too.
+EXTRAS = ("limit_req_zone_size", "introspection_max_cost", "max_buffered_pages_total", "max_buffered_pages_per_connection")
 TERM_LABELS = (("base_mb", "base"), ("page_cache_mb", "page cache"), ("watermarks_mb", "watermarks"),
                ("zram_mb", "zram"), ("given_mb", "given"))
 
@@ -27,7 +30,7 @@ def _reserve_line(summary: dict) -> str:
 
 
 def render_table(plan) -> list:
-    """One line per service, then the host, the reserve and the split, then the warnings."""
+    """One line per service, then the host, the reserve and the split, the extras, then the warnings."""
     entries = plan_entries(plan, "memory_budget_table", need_summary=True)
     headers = [header for header, _ in TABLE_COLUMNS]
     rows = [[_cell(entry.get(key)) for _, key in TABLE_COLUMNS] for entry in entries]
@@ -50,5 +53,9 @@ def render_table(plan) -> list:
         f"tier 0 {s['tier0_mb']} MiB (system.slice MemoryLow {s['system_slice_memory_low_mb']} MiB), tier 2 {s['tier2_mb']} MiB, pool {s['pool_mb']} MiB, "
         f"allocated {s['allocated_mb']} MiB, headroom {s['headroom_mb']} MiB"
     )
+    for entry in entries:
+        extras = [f"{key}={entry[key]}" for key in EXTRAS if entry.get(key) is not None]
+        if extras:
+            lines.append(f"{entry['name']}: {', '.join(extras)}")
     lines.extend(f"warning: {warning}" for warning in plan.get("warnings") or [])
     return lines

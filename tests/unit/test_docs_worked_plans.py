@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "memory-budget.md"
 README = ROOT / "README.md"
 MIB = 1024 * 1024
-EXTRAS = ("limit_req_zone_size", "introspection_max_cost",
-          "max_buffered_pages_total", "max_buffered_pages_per_connection")
 
 
 def _section(text, heading):
@@ -56,12 +54,7 @@ def _rendered(spec, standard):
         plan = build_plan(facts, services, swap=spec.get("swap"))
     except MemoryBudgetError as refusal:
         return str(refusal)
-    lines = render_table(plan)
-    for name, entry in plan["services"].items():
-        extras = [f"{key}={entry[key]}" for key in EXTRAS if entry.get(key) is not None]
-        if extras:
-            lines.append(f"{name}: {', '.join(extras)}")
-    return "\n".join(lines)
+    return "\n".join(render_table(plan))
 
 
 PLANS, STANDARD = _worked_plans()

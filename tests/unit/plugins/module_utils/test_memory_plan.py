@@ -36,7 +36,7 @@ HOST_UNITS = ["ssh.service", "nginx.service"]
 # the documented built-ins, written out: a copy of BUILTIN_SERVICES taken in a test would copy an earlier mutation too
 BUILTINS_AS_DOCUMENTED = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
-    {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"]},
+    {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
 )
 
 

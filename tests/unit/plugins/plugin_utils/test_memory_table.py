@@ -106,3 +106,13 @@ def test_the_plan_is_not_mutated():
     before = copy.deepcopy(plan)
     render_table(plan)
     assert plan == before
+
+
+def test_extras_follow_the_summary_one_line_per_service():
+    # What nginx_limit_req and the Go roles write must show in the table budget.yml prints.
+    services = [{"name": "nginx", "tier": 0, "min": "32M", "limit_req_clients": 2000},
+                {"name": "api", "tier": 1, "runtime": "go", "min": 64, "max": 100, "introspection_cache": True}]
+    lines = render_table(build_plan(HOST_1G, services))
+    tier_line = next(i for i, line in enumerate(lines) if line.startswith("tier 0 "))
+    # 2000 x 128 B = 250k; api's limit 100 MiB: floor(0.1 x 100 MiB / 2112 B) = 4964
+    assert lines[tier_line + 1:] == ["nginx: limit_req_zone_size=250k", "api: introspection_max_cost=4964"]
