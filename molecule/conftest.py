@@ -12,12 +12,14 @@ import subprocess
 import pytest
 
 
-def _run_playbook(playbook, *extra_vars, check=False, timeout=600, as_json=False):
+def _run_playbook(playbook, *extra_vars, check=False, timeout=600, as_json=False, tags=None):
     command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
     for overrides in extra_vars:
         command += ["-e", json.dumps(overrides)]
     if check:
         command.append("--check")
+    if tags:
+        command += ["--tags", tags]
     # Plain text, so assertions can match task names and messages.
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="1")
     if as_json:
