@@ -128,3 +128,16 @@ def test_site_created_the_swap_file(host):
     assert swapfile.mode == 0o600
     assert swapfile.size == 512 * MIB
     assert host.run("blkid --probe --output value --match-tag TYPE /swapfile").stdout.strip() == "swap"
+
+
+def test_the_demo_app_answers_through_nginx_and_a_flood_gets_429(host):
+    # site.yml's app play: nginx (default zone perip 10r/s, burst 20 nodelay) in front of the
+    # demo app on gunicorn with gevent workers; molecule/app measures the limits exactly.
+    assert host.run("curl -s http://127.0.0.1/").stdout == "ok\n"
+    codes = host.check_output(
+        "seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/").split()
+    assert set(codes) == {"200", "429"} and codes.count("429") >= 20, sorted(codes)
+    props = _show(host, "app.service", "ActiveState", "ExecMainPID")
+    assert props["ActiveState"] == "active"
+    workers = host.check_output(f"pgrep -c -P {props['ExecMainPID']}")
+    assert int(workers) == int(_readme_row("app")["workers"])
