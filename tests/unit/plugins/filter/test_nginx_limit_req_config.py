@@ -9,6 +9,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.smallvps.hardening.plugins.filter.nginx_limit_req_config import FilterModule
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 nginx_limit_req_config = FilterModule().filters()["nginx_limit_req_config"]
 FACTS = {"effective_memory_bytes": 1024 * MIB, "cpus": 1}
@@ -64,11 +65,7 @@ def test_refusals_reach_ansible_with_the_message_unchanged():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    [
-        (None, "input: NoneType without a 'services' mapping"),
-        ([], "input: list without a 'services' mapping"),
-        ({}, "input: dict without a 'services' mapping"),
-        ({"services": []}, "input: dict without a 'services' mapping"),
+    WITHOUT_SERVICES + [
         ({"services": {"nginx": "250k"}}, "service 'nginx': str is not a plan entry"),
         ({"services": {"nginx": {"unit": "nginx.service", "limit_req_zone_size": "250k"}}}, "service 'nginx': key 'name' is missing"),
     ],

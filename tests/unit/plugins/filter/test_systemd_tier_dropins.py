@@ -9,6 +9,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.smallvps.hardening.plugins.filter.systemd_tier_dropins import FilterModule
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 systemd_tier_dropins = FilterModule().filters()["systemd_tier_dropins"]
 PLAN = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1}, [{"name": "app.service", "tier": 1, "min": "128M"}])
@@ -31,11 +32,7 @@ def test_filter_turns_a_plan_into_dropins():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    [
-        (None, "input: NoneType without a 'services' mapping"),
-        ([], "input: list without a 'services' mapping"),
-        ({}, "input: dict without a 'services' mapping"),
-        ({"services": []}, "input: dict without a 'services' mapping"),
+    WITHOUT_SERVICES + [
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {"x": {}}, "summary": PLAN["summary"]}, "service 'x': key 'name' is missing"),
         ({"services": {"app.service": dict(PLAN["services"]["app.service"], tier=5)}, "summary": PLAN["summary"]},

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.memory_table import render_table
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 HOST_1G = {"effective_memory_bytes": 1024 * MIB, "cpus": 1}
 SERVICES = [
@@ -67,11 +68,7 @@ def test_warnings_are_the_last_lines():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    [
-        (None, "input: NoneType without a 'services' mapping"),
-        ([], "input: list without a 'services' mapping"),
-        ({}, "input: dict without a 'services' mapping"),
-        ({"services": []}, "input: dict without a 'services' mapping"),
+    WITHOUT_SERVICES + [
         ({"services": {"x": {}}}, "input: no 'summary' mapping"),
         ({"services": {}, "summary": {"reserve_mb": 1}}, "key 'summary' lacks effective_memory_mb"),
     ],

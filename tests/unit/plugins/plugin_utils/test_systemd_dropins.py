@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.systemd_dropins import dropin, dropins
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 FACTS = {"effective_memory_bytes": 1024 * MIB, "cpus": 1}
 SERVICES = [
@@ -161,11 +162,7 @@ def test_dropin_of_a_single_entry():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    [
-        (None, "input: NoneType without a 'services' mapping"),
-        ([], "input: list without a 'services' mapping"),
-        ({}, "input: dict without a 'services' mapping"),
-        ({"services": []}, "input: dict without a 'services' mapping"),
+    WITHOUT_SERVICES + [
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {"x": {}}, "summary": build_plan(FACTS, [])["summary"]}, "service 'x': key 'name' is missing"),
         ({"services": {"x": None}, "summary": build_plan(FACTS, [])["summary"]}, "service 'x': NoneType is not a plan entry"),
