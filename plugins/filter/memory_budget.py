@@ -126,6 +126,11 @@ options:
       limit_req_clients:
         description: Expected distinct client addresses of an nginx C(limit_req_zone); adds C(limit_req_zone_size) (128 bytes per state, 32 KiB minimum).
         type: int
+      tune_bufsize:
+        description:
+          - HAProxy's C(tune.bufsize) in bytes (1024..1048576; HTTP/2 needs 16384). Adds C(maxconn) = (budget - 16 MiB) /
+            (2 x tune_bufsize + 20 KiB) and C(connection_bytes); the built-in haproxy entry has 16384.
+        type: int
       introspection_cache:
         description:
           - Go only. V(true) when this service is Ory Oathkeeper with the C(oauth2_introspection) authenticator, even with the cache
@@ -314,6 +319,15 @@ _value:
           type: str
         limit_req_zone_bytes:
           description: Only with O(services[].limit_req_clients), the zone size in bytes.
+          type: int
+        tune_bufsize:
+          description: Only with O(services[].tune_bufsize), HAProxy's C(tune.bufsize) in bytes.
+          type: int
+        maxconn:
+          description: Only with O(services[].tune_bufsize), HAProxy's global C(maxconn).
+          type: int
+        connection_bytes:
+          description: Only with O(services[].tune_bufsize), the memory one full connection is assumed to cost.
           type: int
         introspection_max_cost:
           description: Only with O(services[].introspection_cache), Oathkeeper C(authenticators.oauth2_introspection.config.cache.max_cost).

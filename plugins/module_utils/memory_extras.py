@@ -1,7 +1,7 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
-"""Sizes inside a service that follow from its memory limit: nginx limit_req zones, the
-Oathkeeper introspection cache, gopacket reassembly pages. docs/memory-budget.md derives each."""
+"""Sizes inside a service that follow from its memory limit: nginx limit_req zones, HAProxy's
+maxconn, the Oathkeeper introspection cache, gopacket reassembly pages. docs/memory-budget.md derives each."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from .memory_sizes import KIB, MIB
 # nginx limit_req: one state is 128 bytes on 64-bit; a zone smaller than 32 KiB is refused.
 NGINX_LIMIT_REQ_STATE_BYTES = 128
 NGINX_LIMIT_REQ_MIN_ZONE_BYTES = 32 * KIB
+
+# HAProxy: a full connection holds two buffers of tune.bufsize (request and response) plus
+# its session, stream and connection structs and the kernel's socket buffers. 20 KiB for that
+# overhead makes the default 16384-byte buffer cost 52 KiB, upstream's own rough sizing of
+# about 20000 saturated connections per GB. The process itself (code, pools, threads) is the base.
+HAPROXY_CONNECTION_OVERHEAD_BYTES = 20 * KIB
+HAPROXY_BASE_BYTES = 16 * MIB
 
 # Oathkeeper oauth2_introspection cache (ristretto): every entry has cost 1, so
 # max_cost is an entry count. One entry ~ 2 KiB (token|introspection_url key,
@@ -32,6 +39,14 @@ REASSEMBLY_PER_CONNECTION_DIVISOR = 64
 def limit_req_zone_bytes(clients: int) -> int:
     by_states = -(-clients * NGINX_LIMIT_REQ_STATE_BYTES // KIB) * KIB
     return max(NGINX_LIMIT_REQ_MIN_ZONE_BYTES, by_states)
+
+
+def haproxy_connection_bytes(bufsize: int) -> int:
+    return 2 * bufsize + HAPROXY_CONNECTION_OVERHEAD_BYTES
+
+
+def haproxy_maxconn(bufsize: int, budget_bytes: int) -> int:
+    return (budget_bytes - HAPROXY_BASE_BYTES) // haproxy_connection_bytes(bufsize)
 
 
 def introspection_max_cost(budget_bytes: int) -> int:
@@ -54,6 +69,15 @@ def extras(service: Service, limit_mb: int) -> dict:
                          f"more than the service's {limit_mb} MiB; lower limit_req_clients or raise min")
         values["limit_req_zone_size"] = f"{zone_bytes // KIB}k"
         values["limit_req_zone_bytes"] = zone_bytes
+    if service.tune_bufsize is not None:
+        maxconn = haproxy_maxconn(service.tune_bufsize, limit_bytes)
+        if maxconn < 1:
+            raise refuse(service.name, "tune_bufsize", f"{limit_mb} MiB minus the {HAPROXY_BASE_BYTES // MIB} MiB base leaves "
+                         f"no room for one {haproxy_connection_bytes(service.tune_bufsize)}-byte connection; raise min or "
+                         "lower tune_bufsize")
+        values["tune_bufsize"] = service.tune_bufsize
+        values["maxconn"] = maxconn
+        values["connection_bytes"] = haproxy_connection_bytes(service.tune_bufsize)
     if service.introspection_cache:
         values["introspection_max_cost"] = introspection_max_cost(limit_bytes)
     if service.reassembly_share is not None:

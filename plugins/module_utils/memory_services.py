@@ -37,6 +37,7 @@ SERVICE_SCHEMA = {
     "master": {"type": "raw", "default": "32M", "runtime": "python"},
     "processes": {"type": "list", "elements": "str"},
     "limit_req_clients": {"type": "int"},
+    "tune_bufsize": {"type": "int"},
     "introspection_cache": {"type": "bool", "default": False, "runtime": "go"},
     "reassembly": {"type": "raw", "default": False, "runtime": "go"},
 }
@@ -56,6 +57,8 @@ BUILTIN_SERVICES = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     # 8000 clients: a 1000k limit_req zone, for the nginx_limit_req zones that give no size.
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
+    # 16384: HAProxy's default buffer, the least HTTP/2 accepts; the plan sizes maxconn from it.
+    {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384},
 )
 # Pre-fork servers whose master respawns a worker the OOM killer took: systemd's default
 # OOMPolicy=stop would stop the whole unit for one worker. gunicorn (runtime python) is one too.
@@ -89,6 +92,7 @@ class Service:
     master_mb: int | None
     processes: tuple
     limit_req_clients: int | None
+    tune_bufsize: int | None
     introspection_cache: bool
     reassembly_share: Fraction | None
 
@@ -230,6 +234,20 @@ def _parse_limit_req_clients(raw: dict, name: str) -> int | None:
     return clients
 
 
+TUNE_BUFSIZE_RANGE = (1024, 1048576)
+
+
+def _parse_tune_bufsize(raw: dict, name: str) -> int | None:
+    if "tune_bufsize" not in raw:
+        return None
+    bufsize = raw["tune_bufsize"]
+    low, high = TUNE_BUFSIZE_RANGE
+    if not is_int(bufsize) or not low <= bufsize <= high:
+        raise refuse(name, "tune_bufsize", f"{bufsize!r} is not HAProxy's tune.bufsize in bytes; expected an integer "
+                     f"in {low}..{high}, 16384 by default (HTTP/2 needs at least 16384)")
+    return bufsize
+
+
 def _parse_reassembly(raw: dict, name: str) -> Fraction | None:
     value = raw.get("reassembly", False)
     if isinstance(value, bool):
@@ -271,6 +289,7 @@ def parse_service(raw, index: int) -> Service:
         master_mb=_size_mb(raw, name, "master") if runtime == "python" else None,
         processes=_parse_processes(raw, name, unit),
         limit_req_clients=_parse_limit_req_clients(raw, name),
+        tune_bufsize=_parse_tune_bufsize(raw, name),
         introspection_cache=_parse_bool(raw, name, "introspection_cache"),
         reassembly_share=_parse_reassembly(raw, name),
     )

@@ -10,7 +10,7 @@ TABLE_COLUMNS = (
 )
 # Sizes inside a service (memory_extras), printed one line per service that has any: the roles
 # write them (nginx_limit_req's zone size, say), so budget.yml must show them too.
-EXTRAS = ("limit_req_zone_size", "introspection_max_cost", "max_buffered_pages_total", "max_buffered_pages_per_connection")
+EXTRAS = ("limit_req_zone_size", "maxconn", "tune_bufsize", "introspection_max_cost", "max_buffered_pages_total", "max_buffered_pages_per_connection")
 TERM_LABELS = (("base_mb", "base"), ("page_cache_mb", "page cache"), ("watermarks_mb", "watermarks"),
                ("zram_mb", "zram"), ("given_mb", "given"))
 

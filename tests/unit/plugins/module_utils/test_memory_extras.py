@@ -89,3 +89,18 @@ def test_reassembly_below_one_page_is_refused():
         extras(service(runtime="go", reassembly={"share": 0.0009}), 2)
     message = str(caught.value)
     assert message.startswith("memory_budget: service 'svc' key 'reassembly': share 0.0009 of 2 MiB is less than one 2048-byte page")
+
+
+def test_haproxy_maxconn_follows_the_budget_and_the_buffer():
+    # 64 MiB - 16 MiB base, at 2 x 16384 + 20 KiB = 53248 bytes per connection.
+    assert extras(service(tune_bufsize=16384), 64) == {"tune_bufsize": 16384, "maxconn": 945, "connection_bytes": 53248}
+    # Halving the buffer: 2 x 8192 + 20480 = 36864 bytes, more connections in the same memory.
+    assert extras(service(tune_bufsize=8192), 64)["maxconn"] == 48 * MIB // 36864
+    # Upstream's rough sizing: ~20000 saturated connections per GB at the default buffer.
+    assert 19000 < extras(service(tune_bufsize=16384), 1024)["maxconn"] < 21000
+
+
+def test_haproxy_budget_without_room_for_one_connection_is_refused():
+    with pytest.raises(MemoryBudgetError) as refused:
+        extras(service(min=16, tune_bufsize=16384), 16)
+    assert str(refused.value).startswith("memory_budget: service 'svc' key 'tune_bufsize': 16 MiB minus the 16 MiB base")

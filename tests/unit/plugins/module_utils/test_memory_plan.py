@@ -37,6 +37,7 @@ HOST_UNITS = ["ssh.service", "nginx.service"]
 BUILTINS_AS_DOCUMENTED = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
+    {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384},
 )
 
 

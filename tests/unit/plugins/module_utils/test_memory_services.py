@@ -23,6 +23,7 @@ HOST_UNITS = ["ssh.service", "nginx.service"]
 BUILTINS_AS_DOCUMENTED = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
+    {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384},
 )
 
 
@@ -48,7 +49,7 @@ def test_schema_keys_in_documented_order():
     assert SERVICE_KEYS[:4] == ("name", "tier", "runtime", "min")
     assert set(SERVICE_KEYS) == {
         "name", "tier", "runtime", "min", "max", "weight", "swap_max", "memory_high", "oomd", "oom_score_adjust",
-        "oom_policy", "gomemlimit", "per_worker", "master", "processes", "limit_req_clients", "introspection_cache",
+        "oom_policy", "gomemlimit", "per_worker", "master", "processes", "limit_req_clients", "tune_bufsize", "introspection_cache",
         "reassembly",
     }
     assert SERVICE_KEYS.index("oom_policy") == SERVICE_KEYS.index("oom_score_adjust") + 1
@@ -187,6 +188,8 @@ def test_a_bad_oom_policy_is_refused_naming_the_key(value):
         ({"name": "a", "tier": 1, "min": 64, "oom_score_adjust": 2000}, "oom_score_adjust", "-1000..1000"),
         ({"name": "a", "tier": 1, "min": 64, "oom_score_adjust": True}, "oom_score_adjust", "-1000..1000"),
         ({"name": "a", "tier": 1, "min": 64, "limit_req_clients": 0}, "limit_req_clients", "positive integer"),
+        ({"name": "a", "tier": 0, "min": 64, "tune_bufsize": 512}, "tune_bufsize", "integer in 1024..1048576"),
+        ({"name": "a", "tier": 0, "min": 64, "tune_bufsize": "16k"}, "tune_bufsize", "integer in 1024..1048576"),
         ({"name": "a", "tier": 1, "min": 64, "processes": []}, "processes", "non-empty list"),
         ({"name": "a", "tier": 1, "min": 64, "processes": "a"}, "processes", "non-empty list"),
         ({"name": "a", "tier": 1, "min": 64, "swap_max": -1}, "swap_max", "is negative"),
