@@ -1,0 +1,142 @@
+# Copyright (c) smallvps.hardening maintainers
+# MIT License (see LICENSE)
+"""The caddy role's variables, checked, as the lines of a Caddyfile.
+
+Only the options that bound Caddy's memory are variables (UPSTREAM.md, "Caddy"): the servers'
+timeouts and header size, the reverse proxy's connection pools and buffers, the grace period
+of a reload. Every refusal names the role variable and the accepted form.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Go durations as Caddy reads them (time.ParseDuration plus Caddy's "d" for days): 10s, 1m30s, 500ms.
+_DURATION = re.compile(r"(?:[0-9]+(?:ns|us|ms|s|m|h|d))+")
+DURATION_FORM = "a duration such as 10s, 2m, 1m30s or 500ms"
+# Caddy parses sizes with go-humanize: 16384, 16KiB, 16kB, 1MiB, 1MB.
+_SIZE = re.compile(r"[0-9]+(?:B|kB|KB|KiB|MB|MiB)?")
+SIZE_FORM = "a size such as 16KiB, 32kB, 1MiB or 16384 (bytes)"
+# host:port with a host name, IPv4 or [IPv6] address, or unix//absolute/path.sock
+_UPSTREAM = re.compile(r"(?:(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}|unix//[A-Za-z0-9_./@-]+)")
+UPSTREAM_FORM = "host:port (127.0.0.1:8000, app.internal:8000, [::1]:8000) or unix//run/app/app.sock"
+# A site address without a scheme: [host]:port, or a host name (Caddy then serves it over HTTPS).
+_SITE = re.compile(r"(?:[A-Za-z0-9*][A-Za-z0-9.*-]*)?(?::[0-9]{1,5})?")
+SITE_FORM = "':80' (plain HTTP on port 80), 'localhost:8081' or a host name such as example.com (HTTPS)"
+# The admin endpoint reloads go through; only loopback, never off.
+_ADMIN = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\]):[0-9]{1,5}")
+
+TIMEOUT_KEYS = ("read_header", "read_body", "write", "idle")
+POOL_KEYS = ("keepalive", "keepalive_idle_conns", "keepalive_idle_conns_per_host", "max_conns_per_host")
+
+
+class CaddyConfigError(ValueError):
+    """A caddy role variable Caddy would refuse or the collection does not accept."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _port_ok(text: str) -> bool:
+    port = text.rsplit(":", 1)[1] if ":" in text else None
+    return port is None or 1 <= int(port) <= 65535
+
+
+def _duration(value, where: str) -> str:
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        raise CaddyConfigError(f"{where}: {value!r} is not {DURATION_FORM}")
+    if not re.search(r"[1-9]", value):
+        raise CaddyConfigError(f"{where}: {value!r} is zero, which Caddy reads as no limit; expected {DURATION_FORM} above 0")
+    return value
+
+
+def _size(value, where: str) -> str:
+    text = str(value) if _is_int(value) else value
+    if not isinstance(text, str) or not _SIZE.fullmatch(text) or not re.search(r"[1-9]", text):
+        raise CaddyConfigError(f"{where}: {value!r} is not {SIZE_FORM}, above 0")
+    return text
+
+
+def _mapping(value, variable: str, keys: tuple) -> dict:
+    if not isinstance(value, dict):
+        raise CaddyConfigError(f"{variable}: {value!r} ({type(value).__name__}) is not a mapping; expected keys {', '.join(keys)}")
+    for key in value:
+        if key not in keys:
+            raise CaddyConfigError(f"{variable} key '{key}': unknown key; accepted keys: {', '.join(keys)}")
+    return value
+
+
+def _site_address(value) -> str:
+    if not isinstance(value, str) or not value or not _SITE.fullmatch(value) or not _port_ok(value):
+        raise CaddyConfigError(f"caddy_site_address: {value!r} is not a site address; expected {SITE_FORM}")
+    return value
+
+
+def _upstreams(value) -> list:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise CaddyConfigError(f"caddy_upstreams: {value!r} is not a non-empty list; expected a list of {UPSTREAM_FORM}")
+    for index, upstream in enumerate(value):
+        if not isinstance(upstream, str) or not _UPSTREAM.fullmatch(upstream) or (
+            not upstream.startswith("unix//") and not _port_ok(upstream)
+        ):
+            raise CaddyConfigError(f"caddy_upstreams[{index}]: {upstream!r} is not an upstream; expected {UPSTREAM_FORM}")
+    if len(set(value)) != len(value):
+        raise CaddyConfigError(f"caddy_upstreams: {list(value)!r} lists an upstream twice; list each once")
+    return list(value)
+
+
+def _pool(value) -> list:
+    pool = _mapping(value, "caddy_upstream_pool", POOL_KEYS)
+    lines = []
+    for key in POOL_KEYS:
+        if key not in pool:
+            continue
+        where = f"caddy_upstream_pool key '{key}'"
+        if key == "keepalive":
+            lines.append(f"keepalive {_duration(pool[key], where)}")
+            continue
+        if not _is_int(pool[key]) or pool[key] < 1:
+            raise CaddyConfigError(f"{where}: {pool[key]!r} is not an integer >= 1 (connections); the pools are "
+                                   "bounded here on purpose, Caddy's own max_conns_per_host is unlimited")
+        lines.append(f"{key} {pool[key]}")
+    per_host, total = pool.get("keepalive_idle_conns_per_host"), pool.get("keepalive_idle_conns")
+    if per_host is not None and total is not None and per_host > total:
+        raise CaddyConfigError(f"caddy_upstream_pool key 'keepalive_idle_conns_per_host': {per_host} is above "
+                               f"keepalive_idle_conns {total}, the idle connections of all upstreams together")
+    return lines
+
+
+def _buffers(value, variable: str) -> str | None:
+    # 0 (the default): stream bodies through, no buffer of a request or response in memory.
+    if _is_int(value) and value == 0:
+        return None
+    return _size(value, variable)
+
+
+def build_caddyfile(site_address, upstreams, timeouts, max_header_size, upstream_pool, request_buffers=0,
+                    response_buffers=0, grace_period="10s", admin="localhost:2019") -> dict:
+    """{'lines': [...]} for the role's Caddyfile template, tab-indented as `caddy fmt` writes it."""
+    if not isinstance(admin, str) or not _ADMIN.fullmatch(admin):
+        raise CaddyConfigError(f"caddy_admin: {admin!r} is not a loopback address; expected localhost:2019 or "
+                               "127.0.0.1:<port> (reloads go through it: never off, never a public address)")
+    timeouts = _mapping(timeouts, "caddy_timeouts", TIMEOUT_KEYS)
+    timeout_lines = [f"{key} {_duration(timeouts[key], f'caddy_timeouts key {key!r}')}" for key in TIMEOUT_KEYS if key in timeouts]
+    header = _size(max_header_size, "caddy_max_header_size")
+    grace = _duration(grace_period, "caddy_grace_period")
+    site = _site_address(site_address)
+    targets = _upstreams(upstreams)
+    transport = _pool(upstream_pool)
+    request = _buffers(request_buffers, "caddy_request_buffers")
+    response = _buffers(response_buffers, "caddy_response_buffers")
+
+    lines = ["{", f"\tadmin {admin}", f"\tgrace_period {grace}", "\tservers {"]
+    if timeout_lines:
+        lines += ["\t\ttimeouts {"] + [f"\t\t\t{line}" for line in timeout_lines] + ["\t\t}"]
+    lines += [f"\t\tmax_header_size {header}", "\t}", "}", "", f"{site} {{", f"\treverse_proxy {' '.join(targets)} {{"]
+    lines += [f"\t\trequest_buffers {request}"] if request else []
+    lines += [f"\t\tresponse_buffers {response}"] if response else []
+    if transport:
+        lines += ["\t\ttransport http {"] + [f"\t\t\t{line}" for line in transport] + ["\t\t}"]
+    lines += ["\t}", "}"]
+    return {"lines": lines}
