@@ -7,6 +7,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.smallvps.hardening.plugins.modules.warn import ARGUMENT_SPEC
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
@@ -15,8 +17,9 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        msg = self._task.args.get("msg")
-        if not isinstance(msg, str) or not msg.strip():
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        msg = args["msg"]
+        if not msg.strip():
             raise AnsibleActionFail("warn: msg is required, a non-empty string")
         result.update(changed=False, msg=msg, warnings=[msg])
         return result

@@ -42,3 +42,6 @@ msg:
   returned: always
   type: str
 """
+
+# The action plugin (plugins/action/warn.py) validates its arguments with this.
+ARGUMENT_SPEC = {"msg": {"type": "str", "required": True}}
