@@ -137,11 +137,14 @@ def _workers(host, master):
 
 
 def _wait_for_one_worker(host, master, seconds=10):
-    """The old worker exits once its connections end (at the latest at hard-stop-after)."""
+    """The master's one worker. After a reload the old worker exits once its connections end (at the
+    latest at hard-stop-after); a haproxy that is not master-worker has none."""
     deadline = time.time() + seconds
     while len(_workers(host, master)) != 1 and time.time() < deadline:
         time.sleep(0.2)
-    return _workers(host, master)
+    workers = _workers(host, master)
+    assert len(workers) == 1, f"haproxy {master} (the unit's main process) has workers {workers}, not one: is it master-worker?"
+    return workers
 
 
 def _start_load(host, rps, seconds):
