@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 
-def _run_playbook(playbook, *extra_vars, check=False, timeout=600, as_json=False, tags=None):
+def _run_playbook(playbook, *extra_vars, check=False, timeout=600, as_json=False, tags=None, limit=None):
     command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
     for overrides in extra_vars:
         command += ["-e", json.dumps(overrides)]
@@ -20,6 +20,8 @@ def _run_playbook(playbook, *extra_vars, check=False, timeout=600, as_json=False
         command.append("--check")
     if tags:
         command += ["--tags", tags]
+    if limit:
+        command += ["--limit", limit]
     # Plain text, so assertions can match task names and messages.
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="1")
     if as_json:

@@ -3,11 +3,8 @@ the same process, a changed GOMEMLIMIT a restart (or a warning), bad input and a
 sha256 is not the pinned one are refused before anything changes."""
 
 import json
-from pathlib import Path
-
 import pytest
 
-CASES_PLAYBOOK = Path(__file__).resolve().parents[1] / "cases.yml"
 BINARY = "/opt/smallvps/caddy/2.11.7/caddy"
 
 
@@ -48,24 +45,15 @@ REFUSALS = {
 }
 
 
-def test_bad_input_is_refused_before_anything_changes(host, ansible_playbook):
+def test_bad_input_is_refused_before_anything_changes(host, refused):
     before = _state(host)
-    cases = {case: overrides for case, (overrides, _, _) in REFUSALS.items()}
-    result = ansible_playbook(CASES_PLAYBOOK, {"edge_test_roles": ["caddy"], "edge_test_cases": cases}, as_json=True)
-    assert result.json is not None, result.output
-    stats, messages = result.json["stats"], {}
-    for play in result.json["plays"]:
-        for task in play["tasks"]:
-            for name, outcome in task["hosts"].items():
-                if outcome.get("failed"):
-                    messages[name] = outcome.get("msg", "")
+    outcomes = refused(["caddy"], {case: overrides for case, (overrides, _, _) in REFUSALS.items()})
     for case, (_, starts, phrase) in REFUSALS.items():
-        alias = f"smallvps-edge-{case}"
-        message = messages.get(alias, "")
+        stats, message = outcomes[case]
         print(f"{case}: {message}")
-        assert stats[alias]["failures"] == 1, (case, result.output[-3000:])
+        assert stats["failures"] == 1, (case, stats)
         assert message.startswith(starts) and phrase in message, (case, message)
-        assert stats[alias]["changed"] == 0, (case, stats[alias])
+        assert stats["changed"] == 0, (case, stats)
     # No file, no binary, no process changed; the old configuration still serves.
     assert _state(host) == before
     assert host.run("curl -sf -o /dev/null http://127.0.0.1/").rc == 0
@@ -75,11 +63,11 @@ def test_a_new_caddyfile_is_a_reload_in_the_same_process(host, ansible_playbook)
     pid = _pid(host)
     assert _admin_idle_timeout(host) == 120 * 10**9
     timeouts = {"read_header": "10s", "read_body": "30s", "write": "60s", "idle": "30s"}
-    changed = ansible_playbook("smallvps.hardening.site", {"caddy_timeouts": timeouts}, tags="caddy")
+    changed = ansible_playbook("smallvps.hardening.site", {"caddy_timeouts": timeouts}, tags="caddy", limit="smallvps-edge")
     assert changed.returncode == 0, changed.output
     assert "RUNNING HANDLER [smallvps.hardening.caddy : Reload caddy]" in changed.output
     assert (_pid(host), _admin_idle_timeout(host)) == (pid, 30 * 10**9)
-    back = ansible_playbook("smallvps.hardening.site", tags="caddy")
+    back = ansible_playbook("smallvps.hardening.site", tags="caddy", limit="smallvps-edge")
     assert back.returncode == 0, back.output
     assert (_pid(host), _admin_idle_timeout(host)) == (pid, 120 * 10**9)
 
@@ -93,7 +81,7 @@ def test_a_new_gomemlimit_restarts_caddy_or_warns(host, ansible_playbook):
     pid = _pid(host)
     # Not allowed: the plan's new value is written, the running Caddy keeps its own, and the run says so.
     kept = ansible_playbook("smallvps.hardening.site", {"smallvps_services": services, "caddy_restart_allowed": False},
-                            tags="caddy,systemd_tiering", as_json=True)
+                            tags="caddy,systemd_tiering", as_json=True, limit="smallvps-edge")
     assert kept.returncode == 0, kept.output
     warnings = [w for play in kept.json["plays"] for task in play["tasks"]
                 for w in task["hosts"].get("smallvps-edge", {}).get("warnings", []) if "was not restarted" in w]
@@ -101,10 +89,10 @@ def test_a_new_gomemlimit_restarts_caddy_or_warns(host, ansible_playbook):
     assert len(warnings) == 1 and "(the plan: 100MiB)" in warnings[0]
     assert (_pid(host), environ_gomemlimit()) == (pid, ["GOMEMLIMIT=115MiB"])
     # Allowed (the default): the next run restarts it, because the drop-in is newer than the process.
-    restarted = ansible_playbook("smallvps.hardening.site", {"smallvps_services": services}, tags="caddy,systemd_tiering")
+    restarted = ansible_playbook("smallvps.hardening.site", {"smallvps_services": services}, tags="caddy,systemd_tiering", limit="smallvps-edge")
     assert restarted.returncode == 0, restarted.output
     assert _pid(host) != pid and environ_gomemlimit() == ["GOMEMLIMIT=100MiB"]
     # Back to the scenario's plan.
-    back = ansible_playbook("smallvps.hardening.site", tags="caddy,systemd_tiering")
+    back = ansible_playbook("smallvps.hardening.site", tags="caddy,systemd_tiering", limit="smallvps-edge")
     assert back.returncode == 0, back.output
     assert environ_gomemlimit() == ["GOMEMLIMIT=115MiB"]
