@@ -173,3 +173,47 @@ def build_config(proxy_port=4455, proxy_timeouts=None, api_host="127.0.0.1", api
         "mutators": _handlers("mutators", {"noop": {}} if mutators is None else mutators, MUTATORS, {}),
         "log": {"level": log_level},
     }
+
+
+_RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+RULE_KEYS = ("id", "url", "methods", "upstream", "authenticators", "authorizer", "mutators")
+
+
+def build_rules(rules, authenticators, authorizers, mutators) -> list:
+    """The access rules file as data: each rule names handlers the config enables."""
+    if not isinstance(rules, list) or not rules:
+        raise OathkeeperConfigError(f"oathkeeper_access_rules: {rules!r} is not a non-empty list of rules")
+    seen, out = set(), []
+    for index, rule in enumerate(rules):
+        where = f"oathkeeper_access_rules[{index}]"
+        rule = _mapping(rule, where)
+        for key in rule:
+            if key not in RULE_KEYS:
+                raise OathkeeperConfigError(f"{where} key '{key}': unknown key; accepted keys: {', '.join(RULE_KEYS)}")
+        rule_id = rule.get("id")
+        if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id) or rule_id in seen:
+            raise OathkeeperConfigError(f"{where} key 'id': {rule_id!r} is not a unique id (letters, digits, _ . : -)")
+        seen.add(rule_id)
+        for key in ("url", "upstream"):
+            if not isinstance(rule.get(key), str) or not rule[key].startswith(("http://", "https://")):
+                raise OathkeeperConfigError(f"{where} key '{key}': {rule.get(key)!r} is not an http(s) URL (a match "
+                                            "pattern such as http://<.*>/<.*> for url)")
+        methods = rule.get("methods", ["GET", "HEAD"])
+        if not isinstance(methods, list) or not methods or any(m not in METHODS for m in methods):
+            raise OathkeeperConfigError(f"{where} key 'methods': {methods!r}; expected a list of {', '.join(METHODS)}")
+
+        def handlers(key, enabled, many):
+            names = rule.get(key, [next(iter(enabled))] if many else next(iter(enabled)))
+            names = names if many else [names]
+            if not isinstance(names, list) or not names or any(n not in enabled for n in names):
+                raise OathkeeperConfigError(f"{where} key '{key}': {rule.get(key)!r}; expected "
+                                            f"{'a list of ' if many else 'one of '}the configured {key}: {', '.join(enabled)}")
+            return [{"handler": n} for n in names] if many else {"handler": names[0]}
+
+        out.append({"id": rule_id, "upstream": {"url": rule["upstream"]},
+                    "match": {"url": rule["url"], "methods": methods},
+                    "authenticators": handlers("authenticators", authenticators, True),
+                    "authorizer": handlers("authorizer", authorizers, False),
+                    "mutators": handlers("mutators", mutators, True)})
+    return out

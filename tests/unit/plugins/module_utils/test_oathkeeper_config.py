@@ -85,3 +85,23 @@ def test_refusals_name_the_variable(changes, starts):
     with pytest.raises(OathkeeperConfigError) as refused:
         build_config(**changes)
     assert str(refused.value).startswith(starts)
+
+
+def test_rules_name_only_configured_handlers():
+    from ansible_collections.smallvps.hardening.plugins.module_utils.oathkeeper_config import build_rules
+
+    config = build_config()
+    rules = build_rules([{"id": "app", "url": "http://<.*>/<.*>", "upstream": "http://127.0.0.1:8000"}],
+                        config["authenticators"], config["authorizers"], config["mutators"])
+    assert rules == [{"id": "app", "upstream": {"url": "http://127.0.0.1:8000"},
+                      "match": {"url": "http://<.*>/<.*>", "methods": ["GET", "HEAD"]},
+                      "authenticators": [{"handler": "noop"}], "authorizer": {"handler": "allow"},
+                      "mutators": [{"handler": "noop"}]}]
+    with pytest.raises(OathkeeperConfigError) as refused:
+        build_rules([{"id": "app", "url": "http://<.*>/<.*>", "upstream": "http://127.0.0.1:8000", "authorizer": "deny"}],
+                    config["authenticators"], config["authorizers"], config["mutators"])
+    assert str(refused.value).startswith("oathkeeper_access_rules[0] key 'authorizer': 'deny'; expected one of the configured")
+    with pytest.raises(OathkeeperConfigError) as refused:
+        build_rules([{"id": "a", "url": "x", "upstream": "http://127.0.0.1:8000"}], config["authenticators"],
+                    config["authorizers"], config["mutators"])
+    assert str(refused.value).startswith("oathkeeper_access_rules[0] key 'url': 'x' is not an http(s) URL")

@@ -1,0 +1,111 @@
+# Copyright (c) smallvps.hardening maintainers
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: oathkeeper_config
+short_description: Check the oathkeeper role's variables and build Ory Oathkeeper's config.yml and access rules
+version_added: 0.4.0
+author:
+  - smallvps.hardening maintainers
+description:
+  - Takes the memory plan's entry for Oathkeeper and the variables of the P(smallvps.hardening.oathkeeper#role) role,
+    and returns C(config) (C(serve.proxy) port and timeouts, C(serve.api), C(access_rules.repositories), the
+    authenticators, authorizers and mutators) and C(rules) (the access rules file).
+  - Only keys Oathkeeper's schema defines are emitted. Each handler takes a fixed set of fields, and C(max_cost),
+    C(max_tokens) and C(cleanup_interval) are refused from the variables. When C(oauth2_introspection) (or
+    C(oauth2_client_credentials)) is configured, C(config.cache.max_cost) (C(max_tokens)) is always written, from the
+    plan's C(introspection_max_cost), even with the cache disabled.
+  - The collection's unit tests validate every output against Oathkeeper's schema. Every refusal starts with the
+    role variable.
+positional: proxy_port, proxy_timeouts, api_host, api_port, authenticators, authorizers, mutators, rules, rules_path, log_level
+options:
+  _input:
+    description: The plan's entry for Oathkeeper (its C(introspection_max_cost), when C(introspection_cache) is set).
+    type: dict
+    required: true
+  proxy_port:
+    description: C(serve.proxy.port).
+    type: int
+    default: 4455
+  proxy_timeouts:
+    description: C(serve.proxy.timeout) keys C(read), C(write), C(idle).
+    type: dict
+  api_host:
+    description: C(serve.api.host).
+    type: str
+    default: 127.0.0.1
+  api_port:
+    description: C(serve.api.port).
+    type: int
+    default: 4456
+  authenticators:
+    description: Handler name to its fields (C(enabled) plus the handler's own), for noop, anonymous, oauth2_introspection, oauth2_client_credentials.
+    type: dict
+  authorizers:
+    description: Handler name to its fields, for allow, deny, remote_json.
+    type: dict
+  mutators:
+    description: Handler name to its fields, for noop, header.
+    type: dict
+  rules:
+    description: The access rules (id, url, methods, upstream, authenticators, authorizer, mutators).
+    type: list
+    elements: dict
+  rules_path:
+    description: Where the rules file is written.
+    type: str
+    default: /etc/oathkeeper/rules.yml
+  log_level:
+    description: C(log.level).
+    type: str
+    default: info
+"""
+
+EXAMPLES = r"""
+- name: Build the Oathkeeper files
+  ansible.builtin.set_fact:
+    oathkeeper_files: >-
+      {{ oathkeeper_plan | smallvps.hardening.oathkeeper_config(4455, {'read': '5s'}, '127.0.0.1', 4456,
+         {'noop': {}}, {'allow': {}}, {'noop': {}},
+         [{'id': 'app', 'url': 'http://<.*>/<.*>', 'upstream': 'http://127.0.0.1:8000'}]) }}
+"""
+
+RETURN = r"""
+_value:
+  description: The two files.
+  type: dict
+  contains:
+    config:
+      description: config.yml.
+      type: dict
+    rules:
+      description: The access rules file.
+      type: list
+"""
+
+from ansible_collections.smallvps.hardening.plugins.module_utils.oathkeeper_config import (
+    OathkeeperConfigError,
+    build_config,
+    build_rules,
+)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
+
+
+@as_filter_errors(OathkeeperConfigError)
+def oathkeeper_config(plan_entry, proxy_port=4455, proxy_timeouts=None, api_host="127.0.0.1", api_port=4456,
+                      authenticators=None, authorizers=None, mutators=None, rules=None, rules_path="/etc/oathkeeper/rules.yml",
+                      log_level="info"):
+    if not isinstance(plan_entry, dict):
+        raise OathkeeperConfigError("smallvps_services: no memory plan entry for Oathkeeper; add one such as "
+                                    "{name: oathkeeper, tier: 1, runtime: go, min: 64M, introspection_cache: true}")
+    config = build_config(proxy_port, proxy_timeouts, api_host, api_port, authenticators, authorizers, mutators, rules_path,
+                          log_level, plan_entry.get("introspection_max_cost"))
+    rules = build_rules(rules, config["authenticators"], config["authorizers"], config["mutators"])
+    return {"config": config, "rules": rules}
+
+
+class FilterModule:
+    def filters(self):
+        return {"oathkeeper_config": oathkeeper_config}
