@@ -46,3 +46,59 @@ def ansible_playbook():
     with `.output` (stdout + stderr) and `.changed` (the recap's changed= count); with
     as_json=True also `.json`, the ansible.posix.json callback's document."""
     return _run_playbook
+
+
+CASES_PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shared", "cases.yml")
+
+
+@pytest.fixture
+def refused(ansible_playbook, host):
+    """Apply `roles` once per case of `cases` ({case: {variable: value}}) on aliases of this host, in one run of
+    molecule/shared/cases.yml; returns {case: (its recap stats, its failure message)}."""
+
+    def run(roles, cases):
+        name = host.backend.get_hostname()
+        result = ansible_playbook(CASES_PLAYBOOK, {"cases_roles": roles, "cases": cases, "cases_host": name}, as_json=True)
+        assert result.json is not None, result.output
+        messages = {}
+        for play in result.json["plays"]:
+            for task in play["tasks"]:
+                for alias, outcome in task["hosts"].items():
+                    if outcome.get("failed"):
+                        messages[alias] = outcome.get("msg", "")
+        return {case: (result.json["stats"][f"{name}-{case}"], messages.get(f"{name}-{case}", "")) for case in cases}
+
+    return run
+
+
+_PRINTED_PLANS = set()
+
+
+@pytest.fixture(scope="session")
+def _budget_tables():
+    """budget.yml's table for every host of the scenario, from one run (the plan does not change between tests:
+    those that change it put it back)."""
+    result = _run_playbook("smallvps.hardening.budget", as_json=True)
+    assert result.returncode == 0, result.output
+    return {name: outcome["msg"] for play in result.json["plays"] for task in play["tasks"]
+            if task["task"]["name"].endswith("Show the plan every role applies") for name, outcome in task["hosts"].items()}
+
+
+@pytest.fixture
+def plan(_budget_tables, host):
+    """This host's memory plan as budget.yml prints it (the one site.yml applied): {'rows': {service: {column: cell}},
+    'extras': {service: {key: value}}, 'cpus': n}."""
+    name = host.backend.get_hostname()
+    header, *lines = table = _budget_tables[name]
+    columns = header.split()
+    rows = {cells[0]: dict(zip(columns, cells)) for cells in (line.split() for line in lines) if len(cells) == len(columns)}
+    extras = {}
+    for line in lines:
+        service, sep, rest = line.partition(": ")
+        if sep and service in rows and "=" in rest:
+            extras[service] = dict(item.split("=", 1) for item in rest.split(", "))
+    [host_line] = [line for line in lines if line.startswith("effective ")]
+    if name not in _PRINTED_PLANS:
+        _PRINTED_PLANS.add(name)
+        print(f"plan of {name}:\n" + "\n".join(table))
+    return {"rows": rows, "extras": extras, "cpus": int(host_line.rsplit("cpus ", 1)[1])}

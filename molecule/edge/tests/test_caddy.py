@@ -7,14 +7,12 @@ every figure is printed. Tests that change the host come last.
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 MIB = 1024 * 1024
 UPSTREAM = "smallvps-edge"
 PACKAGE = "smallvps-edge-pkg"
-CASES_PLAYBOOK = Path(__file__).resolve().parents[1] / "cases.yml"
 
 
 def _show(host, unit, *props):
@@ -67,6 +65,8 @@ def test_upstream_binary_is_the_pinned_one(host):
 
 
 def test_old_caddy_is_warned_about_and_a_dry_run_changes_nothing(host, ansible_playbook):
+    # The upstream 2.11.7 host's dry run (no warning, 0 changed) is molecule's own check and idempotence steps.
+    _only_on(host, PACKAGE, "Debian's caddy 2.6.2 is there; the 2.11.7 host gives no such warning (molecule's check step)")
     name = host.backend.get_hostname()
     result = ansible_playbook("smallvps.hardening.site", check=True, tags="caddy", as_json=True, limit=name)
     assert result.returncode == 0, result.output
@@ -75,11 +75,8 @@ def test_old_caddy_is_warned_about_and_a_dry_run_changes_nothing(host, ansible_p
                 for w in task["hosts"][name].get("warnings", [])]
     no_automemlimit = [w for w in warnings if "older than 2.10.0" in w]
     print(f"{name}: warnings {no_automemlimit}")
-    if name == PACKAGE:
-        assert len(no_automemlimit) == 1 and no_automemlimit[0].startswith("caddy: 2.6.2 is older than 2.10.0")
-        assert "GOMEMLIMIT=115MiB" in no_automemlimit[0]
-    else:
-        assert no_automemlimit == []
+    assert len(no_automemlimit) == 1 and no_automemlimit[0].startswith("caddy: 2.6.2 is older than 2.10.0")
+    assert "GOMEMLIMIT=115MiB" in no_automemlimit[0]
 
 
 def _peaks(host, unit):

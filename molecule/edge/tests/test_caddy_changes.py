@@ -1,5 +1,5 @@
 """What changes to Caddy do on smallvps-edge (upstream 2.11.7): a new Caddyfile is a reload in
-the same process, a changed GOMEMLIMIT a restart (or a warning), bad input and a binary whose
+the same process, a changed GOMEMLIMIT drop-in a restart (or a warning), bad input and a binary whose
 sha256 is not the pinned one are refused before anything changes."""
 
 import json
@@ -66,6 +66,8 @@ def test_a_new_caddyfile_is_a_reload_in_the_same_process(host, ansible_playbook)
     changed = ansible_playbook("smallvps.hardening.site", {"caddy_timeouts": timeouts}, tags="caddy", limit="smallvps-edge")
     assert changed.returncode == 0, changed.output
     assert "RUNNING HANDLER [smallvps.hardening.caddy : Reload caddy]" in changed.output
+    # Caddy 2.11.7 sets a GOMEMLIMIT of its own: no warning about a missing one.
+    assert "older than 2.10.0" not in changed.output
     assert (_pid(host), _admin_idle_timeout(host)) == (pid, 30 * 10**9)
     back = ansible_playbook("smallvps.hardening.site", tags="caddy", limit="smallvps-edge")
     assert back.returncode == 0, back.output
@@ -88,11 +90,8 @@ def test_a_new_gomemlimit_restarts_caddy_or_warns(host, ansible_playbook):
     print(f"warning: {warnings}")
     assert len(warnings) == 1 and "(the plan: 100MiB)" in warnings[0]
     assert (_pid(host), environ_gomemlimit()) == (pid, ["GOMEMLIMIT=115MiB"])
-    # Allowed (the default): the next run restarts it, because the drop-in is newer than the process.
-    restarted = ansible_playbook("smallvps.hardening.site", {"smallvps_services": services}, tags="caddy,systemd_tiering", limit="smallvps-edge")
-    assert restarted.returncode == 0, restarted.output
-    assert _pid(host) != pid and environ_gomemlimit() == ["GOMEMLIMIT=100MiB"]
-    # Back to the scenario's plan.
+    # Allowed (the default), back to the scenario's plan: the drop-in is newer than the process again, so the run
+    # restarts Caddy, which starts with the plan's value.
     back = ansible_playbook("smallvps.hardening.site", tags="caddy,systemd_tiering", limit="smallvps-edge")
     assert back.returncode == 0, back.output
-    assert environ_gomemlimit() == ["GOMEMLIMIT=115MiB"]
+    assert _pid(host) != pid and environ_gomemlimit() == ["GOMEMLIMIT=115MiB"]

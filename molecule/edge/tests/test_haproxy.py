@@ -87,7 +87,7 @@ def edge_haproxy(host):
         pytest.skip("haproxy runs on the hosts of the group edge_haproxy only")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def haproxy_plan(plan):
     """The haproxy extras and the CPU count of this host's plan, as budget.yml prints it (the plan the role read)."""
     return {**{key: int(value) for key, value in plan["extras"]["haproxy"].items()}, "cpus": plan["cpus"]}
