@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from .variable_checks import is_int, mapping
+
 # Go durations as Caddy reads them (time.ParseDuration plus Caddy's "d" for days): 10s, 1m30s, 500ms.
 _DURATION = re.compile(r"(?:[0-9]+(?:ns|us|ms|s|m|h|d))+")
 DURATION_FORM = "a duration such as 10s, 2m, 1m30s or 500ms"
@@ -34,10 +36,6 @@ class CaddyConfigError(ValueError):
     """A caddy role variable Caddy would refuse or the collection does not accept."""
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _port_ok(text: str) -> bool:
     port = text.rsplit(":", 1)[1] if ":" in text else None
     return port is None or 1 <= int(port) <= 65535
@@ -52,19 +50,10 @@ def _duration(value, where: str) -> str:
 
 
 def _size(value, where: str) -> str:
-    text = str(value) if _is_int(value) else value
+    text = str(value) if is_int(value) else value
     if not isinstance(text, str) or not _SIZE.fullmatch(text) or not re.search(r"[1-9]", text):
         raise CaddyConfigError(f"{where}: {value!r} is not {SIZE_FORM}, above 0")
     return text
-
-
-def _mapping(value, variable: str, keys: tuple) -> dict:
-    if not isinstance(value, dict):
-        raise CaddyConfigError(f"{variable}: {value!r} ({type(value).__name__}) is not a mapping; expected keys {', '.join(keys)}")
-    for key in value:
-        if key not in keys:
-            raise CaddyConfigError(f"{variable} key '{key}': unknown key; accepted keys: {', '.join(keys)}")
-    return value
 
 
 def _site_address(value) -> str:
@@ -87,7 +76,7 @@ def _upstreams(value) -> list:
 
 
 def _pool(value) -> list:
-    pool = _mapping(value, "caddy_upstream_pool", POOL_KEYS)
+    pool = mapping(value, "caddy_upstream_pool", CaddyConfigError, POOL_KEYS)
     lines = []
     for key in POOL_KEYS:
         if key not in pool:
@@ -96,7 +85,7 @@ def _pool(value) -> list:
         if key == "keepalive":
             lines.append(f"keepalive {_duration(pool[key], where)}")
             continue
-        if not _is_int(pool[key]) or pool[key] < 1:
+        if not is_int(pool[key]) or pool[key] < 1:
             raise CaddyConfigError(f"{where}: {pool[key]!r} is not an integer >= 1 (connections); the pools are "
                                    "bounded here on purpose, Caddy's own max_conns_per_host is unlimited")
         lines.append(f"{key} {pool[key]}")
@@ -109,7 +98,7 @@ def _pool(value) -> list:
 
 def _buffers(value, variable: str) -> str | None:
     # 0 (the default): stream bodies through, no buffer of a request or response in memory.
-    if _is_int(value) and value == 0:
+    if is_int(value) and value == 0:
         return None
     return _size(value, variable)
 
@@ -120,7 +109,7 @@ def build_caddyfile(site_address, upstreams, timeouts, max_header_size, upstream
     if not isinstance(admin, str) or not _ADMIN.fullmatch(admin):
         raise CaddyConfigError(f"caddy_admin: {admin!r} is not a loopback address; expected localhost:2019 or "
                                "127.0.0.1:<port> (reloads go through it: never off, never a public address)")
-    timeouts = _mapping(timeouts, "caddy_timeouts", TIMEOUT_KEYS)
+    timeouts = mapping(timeouts, "caddy_timeouts", CaddyConfigError, TIMEOUT_KEYS)
     timeout_lines = [f"{key} {_duration(timeouts[key], f'caddy_timeouts key {key!r}')}" for key in TIMEOUT_KEYS if key in timeouts]
     header = _size(max_header_size, "caddy_max_header_size")
     grace = _duration(grace_period, "caddy_grace_period")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from .variable_checks import is_int
+
 HAPROXY_UNIT = "haproxy.service"
 # An HTTP/2 frame carries up to 16384 bytes of payload (SETTINGS_MAX_FRAME_SIZE's initial
 # value); HAProxy's h2 mux needs a buffer that holds one.
@@ -65,10 +67,6 @@ _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 class HaproxyConfigError(ValueError):
     """A refusal: the message starts with the variable (and index), and says the accepted form."""
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_time(value, where: str) -> tuple[str, int]:
@@ -154,7 +152,7 @@ def _servers(servers) -> list:
 
 
 def _bind(address, port, http2) -> str:
-    if not _is_int(port) or not 1 <= port <= 65535:
+    if not is_int(port) or not 1 <= port <= 65535:
         raise HaproxyConfigError(f"haproxy_port: {port!r} is not a port; expected an integer 1..65535, like 80 or 8080")
     form = ("'*' (every IPv4 address), '::' (every IPv6 and IPv4 address) or one IPv4 or IPv6 address of the host, "
             "like 127.0.0.1 or 2001:db8::1")
@@ -179,11 +177,11 @@ def _bind(address, port, http2) -> str:
 
 def _nbthread(nbthread, cpus) -> int:
     if nbthread is None:
-        if not _is_int(cpus) or cpus < 1:
+        if not is_int(cpus) or cpus < 1:
             raise HaproxyConfigError(f"haproxy_config: input: the plan's summary.cpus is {cpus!r}, not a CPU count; "
                                      "set haproxy_nbthread or pass the plan of smallvps.hardening.memory_budget")
         return min(cpus, MAX_THREADS)
-    if not _is_int(nbthread) or not 1 <= nbthread <= MAX_THREADS:
+    if not is_int(nbthread) or not 1 <= nbthread <= MAX_THREADS:
         raise HaproxyConfigError(f"haproxy_nbthread: {nbthread!r} is not a thread count; expected an integer 1..{MAX_THREADS}, "
                                  "or leave it unset for the plan's CPU count")
     return nbthread
@@ -205,7 +203,7 @@ def no_maxconn_message(name) -> str:
 
 def _check_plan_numbers(tune_bufsize, maxconn) -> None:
     for key, value in (("tune_bufsize", tune_bufsize), ("maxconn", maxconn)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise HaproxyConfigError(f"haproxy_config: input: the plan's haproxy.service entry has {key} {value!r}, not a "
                                      "positive integer; pass the plan of smallvps.hardening.memory_budget")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .memory_sizes import MIB, MemoryBudgetError, is_int
+from .memory_sizes import MIB, MemoryBudgetError
+from .variable_checks import is_int
 
 FACT_FORMS = (
     "the result of smallvps.hardening.memory_facts (a dict with effective_memory_bytes), "

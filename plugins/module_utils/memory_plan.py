@@ -16,8 +16,9 @@ from .memory_extras import extras
 from .memory_host import HostFacts, normalize_facts
 from .memory_reserve import resolve_reserve
 from .memory_services import Service, parse_services, refuse
-from .memory_sizes import MIB, MemoryBudgetError, is_int, parse_ratio
+from .memory_sizes import MIB, MemoryBudgetError, parse_ratio
 from .swap_sizing import BACKENDS, DEFAULT_BACKEND
+from .variable_checks import is_int
 
 # MemoryHigh for a service with oomd: true, as a share of its MemoryMax: the throttling
 # that systemd-oomd measures starts here and the hard limit stays above it.

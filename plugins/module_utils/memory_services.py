@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .memory_sizes import MemoryBudgetError, SIZE_FORM, ceil_mib, is_int, is_number, parse_size
+from .memory_sizes import MemoryBudgetError, SIZE_FORM, ceil_mib, is_number, parse_size
+from .variable_checks import is_int
 
 TIERS = (0, 1, 2)
 RUNTIMES = ("go", "python", "generic")

@@ -14,6 +14,8 @@ from fractions import Fraction
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
+from .variable_checks import is_int
+
 KIB = 1024
 MIB = 1024 * 1024
 # No memory size a VPS plan deals with comes near this; larger values are typos (or
@@ -33,10 +35,6 @@ _WITH_UNIT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGTkmgt])(?:iB|B)?$")
 
 class MemoryBudgetError(ValueError):
     """A refusal: the message says which service/option/fact, the numbers, and the accepted form."""
-
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value) -> bool:

@@ -15,6 +15,7 @@ import re
 from .memory_extras import NGINX_LIMIT_REQ_MIN_ZONE_BYTES as MIN_ZONE_BYTES
 from .memory_extras import NGINX_LIMIT_REQ_STATE_BYTES as LIMIT_REQ_STATE_BYTES
 from .memory_sizes import KIB, MIB
+from .variable_checks import is_int, mapping
 
 # One limit_conn state on 64-bit nginx is 64 bytes (a limit_req state, 128: memory_extras, where
 # the plan sizes zones); nginx refuses a zone smaller than 8 pages, limit_conn gets the same floor.
@@ -58,10 +59,6 @@ class NginxLimitReqError(ValueError):
     """A refusal: the message starts with the variable and index, and says the accepted form."""
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _items(value, variable: str, example: str) -> list:
     if not isinstance(value, (list, tuple)):
         raise NginxLimitReqError(f"{variable}: {value!r} ({type(value).__name__}) is not a list; expected a list like {example}")
@@ -69,12 +66,7 @@ def _items(value, variable: str, example: str) -> list:
 
 
 def _mapping(entry, where: str, keys: tuple, example: str) -> dict:
-    if not isinstance(entry, dict):
-        raise NginxLimitReqError(f"{where}: {entry!r} ({type(entry).__name__}) is not a mapping; expected one like {example}")
-    for key in entry:
-        if key not in keys:
-            raise NginxLimitReqError(f"{where} key '{key}': unknown key; accepted keys: {', '.join(keys)}")
-    return entry
+    return mapping(entry, where, NginxLimitReqError, keys, expected=f"one like {example}")
 
 
 def _where(variable: str, index: int, entry, pattern: re.Pattern) -> str:
@@ -103,7 +95,7 @@ def _count(entry: dict, where: str, key: str, low: int, high: int | None = None,
     if key not in entry:
         return default
     value = entry[key]
-    if not _is_int(value) or value < low or (high is not None and value > high):
+    if not is_int(value) or value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f"{low} or more"
         raise NginxLimitReqError(f"{where} key '{key}': {value!r} is not an integer {bound}")
     return value
@@ -121,7 +113,7 @@ def _rate(value, where: str) -> str:
 def _size(value, where: str) -> tuple[str, int]:
     """('250k', 256000): nginx's own form, lowercase; plain bytes only as a whole number of KiB."""
     match = _SIZE.fullmatch(value) if isinstance(value, str) else None
-    if _is_int(value):
+    if is_int(value):
         number, unit = value, ""
     elif match:
         number, unit = int(match[1]), match[2].lower()
@@ -310,7 +302,7 @@ def build_config(zones, conn_zones=(), locations=(), allowlist=(), plan_zone_siz
                  log_level="error", dry_run=False) -> dict:
     """{'http': [lines], 'locations': [{name, path, proxy, lines}], 'zones': [...], 'conn_zones': [...]}."""
     def is_status(value):
-        return _is_int(value) and STATUS_RANGE[0] <= value <= STATUS_RANGE[1]
+        return is_int(value) and STATUS_RANGE[0] <= value <= STATUS_RANGE[1]
 
     status_form = "an HTTP status for refused requests; expected an integer 400..599, like 429 (Too Many Requests) or 503"
     status = _global(status, "nginx_limit_req_status", is_status, status_form)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from .variable_checks import is_int, mapping
+
 # Oathkeeper's own duration pattern (one number, one unit).
 _DURATION = re.compile(r"[0-9]+(?:ns|us|ms|s|m|h)")
 DURATION_FORM = "a duration with one unit, such as 5s, 2m or 120s"
@@ -44,10 +46,6 @@ class OathkeeperConfigError(ValueError):
     """An oathkeeper role variable that would emit a key Oathkeeper does not have, or a value it refuses."""
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _duration(value, where: str) -> str:
     if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise OathkeeperConfigError(f"{where}: {value!r} is not {DURATION_FORM}")
@@ -55,15 +53,13 @@ def _duration(value, where: str) -> str:
 
 
 def _port(value, where: str) -> int:
-    if not _is_int(value) or not 1 <= value <= 65535:
+    if not is_int(value) or not 1 <= value <= 65535:
         raise OathkeeperConfigError(f"{where}: {value!r} is not a port; expected an integer 1..65535")
     return value
 
 
 def _mapping(value, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise OathkeeperConfigError(f"{where}: {value!r} ({type(value).__name__}) is not a mapping")
-    return value
+    return mapping(value, where, OathkeeperConfigError)
 
 
 def _cache(value, where: str, size_key: str, size: int) -> dict:
@@ -144,7 +140,7 @@ def build_config(proxy_port=4455, proxy_timeouts=None, api_host="127.0.0.1", api
         raise OathkeeperConfigError("smallvps_services: the oathkeeper entry has no introspection_cache: true, so the "
                                     "memory plan gives no cache size; Oathkeeper would size its cache at 100000000 "
                                     "entries (~4 GiB). Add introspection_cache: true to the entry")
-    if needs_cache and (not _is_int(introspection_max_cost) or introspection_max_cost <= 0):
+    if needs_cache and (not is_int(introspection_max_cost) or introspection_max_cost <= 0):
         raise OathkeeperConfigError(f"smallvps_services: the plan's introspection_max_cost {introspection_max_cost!r} is "
                                     "not an integer > 0; max_cost 0 makes Oathkeeper fall back to 100000000")
     sizes = {"oauth2_introspection": ("max_cost", introspection_max_cost),

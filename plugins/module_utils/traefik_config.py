@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .variable_checks import is_int, mapping
+
 # Go's time.ParseDuration forms: 10s, 1m30s, 500ms.
 _DURATION = re.compile(r"(?:[0-9]+(?:ns|us|ms|s|m|h))+")
 DURATION_FORM = "a Go duration such as 10s, 90s, 1m30s or 500ms"
@@ -28,17 +30,9 @@ class TraefikConfigError(ValueError):
     """A traefik role variable Traefik would refuse, or one the collection does not accept."""
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _durations(value, variable: str, keys: tuple) -> dict:
-    if not isinstance(value, dict):
-        raise TraefikConfigError(f"{variable}: {value!r} ({type(value).__name__}) is not a mapping; expected keys {', '.join(keys)}")
     checked = {}
-    for key, duration in value.items():
-        if key not in keys:
-            raise TraefikConfigError(f"{variable} key '{key}': unknown key; accepted keys: {', '.join(keys)}")
+    for key, duration in mapping(value, variable, TraefikConfigError, keys).items():
         if not isinstance(duration, str) or not _DURATION.fullmatch(duration):
             raise TraefikConfigError(f"{variable} key '{key}': {duration!r} is not {DURATION_FORM}")
         checked[key] = duration
@@ -46,7 +40,7 @@ def _durations(value, variable: str, keys: tuple) -> dict:
 
 
 def _count(value, variable: str, low: int, high: int, why: str) -> int:
-    if not _is_int(value) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise TraefikConfigError(f"{variable}: {value!r} is not an integer {low}..{high}; {why}")
     return value
 
