@@ -5,6 +5,7 @@ whatever they have, and a wrong input must be a refusal naming the key, not a Ke
 """
 
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.module_utils.variable_checks import is_int
 
 ENTRY_KEYS = (
     "name", "unit", "tier", "memory_max", "memory_high", "memory_swap_max", "managed_oom_memory_pressure",
@@ -23,17 +24,13 @@ SUMMARY_INTS = ("effective_memory_mb", "memtotal_mb", "cpus", "reserve_mb", "tie
                 "allocated_mb", "headroom_mb")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_summary_types(summary: dict, where: str, expected: str) -> None:
-    wrong = [key for key in SUMMARY_INTS if not _is_int(summary[key])]
+    wrong = [key for key in SUMMARY_INTS if not is_int(summary[key])]
     limit = summary["cgroup_memory_limit_bytes"]
-    if limit is not None and not _is_int(limit):
+    if limit is not None and not is_int(limit):
         wrong.append("cgroup_memory_limit_bytes")
     terms = summary["reserve_terms"]
-    if not isinstance(terms, dict) or not all(_is_int(value) for value in terms.values()):
+    if not isinstance(terms, dict) or not all(is_int(value) for value in terms.values()):
         wrong.append("reserve_terms")
     if wrong:
         raise MemoryBudgetError(f"{where}: input: key 'summary.{wrong[0]}' is {summary[wrong[0]]!r}, not a number of the "
