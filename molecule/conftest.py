@@ -53,10 +53,14 @@ def ansible_playbook():
 CASES_PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shared", "cases.yml")
 
 
-@pytest.fixture
-def refused(ansible_playbook, host):
+class CasesRun(dict):
+    """{case: (its alias's recap stats, the messages of its failed tasks)}; `.result` is the finished run."""
+
+
+@pytest.fixture(scope="module")
+def apply_cases(ansible_playbook, host):
     """Apply `roles` once per case of `cases` ({case: {variable: value}}) on aliases of this host, in one run of
-    molecule/shared/cases.yml; returns {case: (its recap stats, its failure message)}."""
+    molecule/shared/cases.yml; returns a CasesRun. For cases refused before any change, or that only read the host."""
 
     def run(roles, cases):
         name = host.backend.get_hostname()
@@ -67,8 +71,14 @@ def refused(ansible_playbook, host):
             for task in play["tasks"]:
                 for alias, outcome in task["hosts"].items():
                     if outcome.get("failed"):
-                        messages[alias] = outcome.get("msg", "")
-        return {case: (result.json["stats"][f"{name}-{case}"], messages.get(f"{name}-{case}", "")) for case in cases}
+                        messages.setdefault(alias, []).append(str(outcome.get("msg", "")))
+        outcome = CasesRun()
+        for case in cases:
+            alias = f"{name}-{case}"  # as cases.yml names it
+            assert alias in result.json["stats"], result.output
+            outcome[case] = (result.json["stats"][alias], "\n".join(messages.get(alias, [])))
+        outcome.result = result
+        return outcome
 
     return run
 

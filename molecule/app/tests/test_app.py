@@ -9,11 +9,9 @@ prints one JSON document per run. Tests that change the host (reloads, the memor
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-CASES_PLAYBOOK = Path(__file__).resolve().parents[1] / "cases.yml"
 MIB = 1024 * 1024
 BASE = "http://127.0.0.1"
 
@@ -44,20 +42,8 @@ def _refill(seconds=3):
     time.sleep(seconds)
 
 
-@pytest.fixture(scope="module")
-def plan(ansible_playbook):
-    """The app's row of the plan budget.yml prints (the one site.yml applied)."""
-    result = ansible_playbook("smallvps.hardening.budget", as_json=True)
-    assert result.returncode == 0, result.output
-    tables = [h["msg"] for play in result.json["plays"] for task in play["tasks"]
-              if task["task"]["name"].endswith("Show the plan every role applies") for h in task["hosts"].values()]
-    header, *rows = tables[0]
-    columns = header.split()
-    return {cells[0]: dict(zip(columns, cells)) for cells in (row.split() for row in rows) if len(cells) == len(columns)}
-
-
 def test_app_unit_runs_under_the_plan(host, plan):
-    row = plan["app"]
+    row = plan["rows"]["app"]
     props = _show(host, "app.service", "MemoryMax", "MemorySwapMax", "OOMScoreAdjust", "OOMPolicy", "Restart", "ActiveState")
     assert int(props["MemoryMax"]) == int(row["MemoryMax"].rstrip("M")) * MIB
     assert props["MemorySwapMax"] == row["MemorySwapMax"]  # parsed here; enforced on cgroup v2 only
@@ -69,8 +55,8 @@ def test_app_unit_runs_under_the_plan(host, plan):
 def test_gunicorn_runs_the_plans_workers_with_gevent(host, plan):
     config = host.file("/etc/app/gunicorn.conf.py").content_string
     assert 'worker_class = "gevent"' in config
-    assert f"workers = {plan['app']['workers']}" in config
-    assert int(plan["app"]["workers"]) == 2
+    assert f"workers = {plan['rows']['app']['workers']}" in config
+    assert int(plan["rows"]["app"]["workers"]) == 2
     assert len(_children(host, _main_pid(host, "app.service"))) == 2
 
 
@@ -166,33 +152,25 @@ REFUSALS = {
 }
 
 
-def test_bad_input_is_refused_before_anything_changes(host, ansible_playbook):
+def test_bad_input_is_refused_before_anything_changes(host, apply_cases):
     before = _files_and_pids(host)
     # nginx_refuses writes the live files before nginx -t: alone, so no other case sees them.
     runs = [{case: overrides for case, (overrides, _, _) in REFUSALS.items() if case != "nginx_refuses"},
             {"nginx_refuses": REFUSALS["nginx_refuses"][0]}]
-    stats, messages, output = {}, {}, ""
+    outcomes, output = {}, ""
     for cases in runs:
-        result = ansible_playbook(CASES_PLAYBOOK, {"app_test_cases": cases}, as_json=True)
-        assert result.json is not None, result.output
-        stats.update(result.json["stats"])
-        output += result.output[-3000:]
-        for play in result.json["plays"]:
-            for task in play["tasks"]:
-                for name, outcome in task["hosts"].items():
-                    if outcome.get("failed"):
-                        messages[name] = outcome.get("msg", "")
-    hostname = host.backend.get_hostname()
+        run = apply_cases(["nginx_limit_req", "gunicorn_gevent"], cases)
+        outcomes.update(run)
+        output += run.result.output[-3000:]
     for case, (_, variable, phrase) in REFUSALS.items():
-        alias = f"{hostname}-{case}"
-        message = messages.get(alias, "")
+        stats, message = outcomes[case]
         print(f"{case}: {message}")
-        assert stats[alias]["failures"] == 1, (case, output)
+        assert stats["failures"] == 1, (case, output)
         # The refusal itself, not Ansible's wrapping of it: it starts with the variable.
         assert message.startswith(variable) and phrase in message, (case, message)
         # nginx_refuses writes and restores its files: the rollback's own tasks count as changes.
         if case != "nginx_refuses":
-            assert stats[alias]["changed"] == 0, (case, stats[alias])
+            assert stats["changed"] == 0, (case, stats)
     assert _files_and_pids(host) == before
     # The running nginx still serves the old configuration.
     assert host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/pid").stdout == "200"

@@ -45,9 +45,9 @@ REFUSALS = {
 }
 
 
-def test_bad_input_is_refused_before_anything_changes(host, refused):
+def test_bad_input_is_refused_before_anything_changes(host, apply_cases):
     before = _state(host)
-    outcomes = refused(["caddy"], {case: overrides for case, (overrides, _, _) in REFUSALS.items()})
+    outcomes = apply_cases(["caddy"], {case: overrides for case, (overrides, _, _) in REFUSALS.items()})
     for case, (_, starts, phrase) in REFUSALS.items():
         stats, message = outcomes[case]
         print(f"{case}: {message}")

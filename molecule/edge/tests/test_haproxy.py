@@ -24,33 +24,15 @@ MASTER_SOCKET = "/run/haproxy-master.sock"
 LOAD_REPORT = "/tmp/haproxy-load.json"
 
 # One runtime-API command on a unix socket, answered by whichever process listens there (the
-# current worker on the stats socket, the master on the master socket); prints the answer.
-CLI = """
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\\n")
-s.shutdown(socket.SHUT_WR)
-out = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    out += chunk
-print(out.decode())
-"""
+# current worker on the stats socket, the master on the master socket): the whole answer.
+ASK = """
+import socket
 
-# systemctl reload, then the time until a stats-socket connection is answered by a worker with
-# another PID: the new worker is up and has the listeners.
-RELOAD_TIMER = """
-import json, socket, subprocess, time
-
-def worker_pid():
+def ask(path, command, timeout=5):
     s = socket.socket(socket.AF_UNIX)
-    s.settimeout(1)
-    s.connect("%(socket)s")
-    s.sendall(b"show info\\n")
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(command.encode() + b"\\n")
     s.shutdown(socket.SHUT_WR)
     out = b""
     while True:
@@ -58,7 +40,23 @@ def worker_pid():
         if not chunk:
             break
         out += chunk
-    return int([line for line in out.decode().splitlines() if line.startswith("Pid:")][0].split(":")[1])
+    return out.decode()
+"""
+
+# python3 -c CLI SOCKET COMMAND: prints the answer.
+CLI = ASK + """
+import sys
+print(ask(sys.argv[1], sys.argv[2]))
+"""
+
+# systemctl reload, then the time until a stats-socket connection is answered by a worker with
+# another PID: the new worker is up and has the listeners.
+RELOAD_TIMER = ASK + """
+import json, subprocess, time
+
+def worker_pid():
+    info = ask("%(socket)s", "show info", timeout=1)
+    return int([line for line in info.splitlines() if line.startswith("Pid:")][0].split(":")[1])
 
 old = worker_pid()
 start = time.monotonic()

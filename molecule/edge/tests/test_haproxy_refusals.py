@@ -41,9 +41,9 @@ def _state(host):
         host.check_output(f"pgrep -P {master}")
 
 
-def test_bad_input_is_refused_before_anything_changes(host, refused):
+def test_bad_input_is_refused_before_anything_changes(host, apply_cases):
     before = _state(host)
-    outcomes = refused(["haproxy"], {case: overrides for case, (overrides, _) in REFUSALS.items()})
+    outcomes = apply_cases(["haproxy"], {case: overrides for case, (overrides, _) in REFUSALS.items()})
     for case, (_, starts) in REFUSALS.items():
         stats, message = outcomes[case]
         print(f"{case}: {message}")

@@ -150,11 +150,11 @@ def _files_and_pids(host):
     return host.check_output(f"md5sum {files}; ls /opt/smallvps/*"), [_pid(host, s) for s in SERVICES]
 
 
-def test_bad_input_is_refused_before_anything_changes(host, refused):
+def test_bad_input_is_refused_before_anything_changes(host, apply_cases):
     before = _files_and_pids(host)
     for roles in (["traefik"], ["oathkeeper"]):
         cases = {case: overrides for case, (case_roles, overrides, _) in REFUSALS.items() if case_roles == roles}
-        for case, (stats, message) in refused(roles, cases).items():
+        for case, (stats, message) in apply_cases(roles, cases).items():
             print(f"{case}: {message}")
             assert stats["failures"] == 1, (case, stats)
             assert message.startswith(REFUSALS[case][2]), (case, message)

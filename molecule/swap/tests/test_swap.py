@@ -4,7 +4,7 @@ Swap cannot be switched on in a container (swapon is global to the kernel), so t
 write everything, switch nothing on and say why. The behavioural tests run the role again
 through ansible-playbook (apply.yml) with -e overrides; the last one removes the swap. Every
 playbook run costs seconds, so cases that only read the host or are refused before any change
-share one run (cases.yml: one alias of the host per case, each with its own variables).
+share one run (molecule/shared/cases.yml: one alias of the host per case, each with its own variables).
 """
 
 import functools
@@ -17,7 +17,6 @@ SWAPFILE = "/swapfile"
 SYSCTL_FILE = "/etc/sysctl.d/60-smallvps-swap.conf"
 ZRAM_CONFIG = "/etc/systemd/zram-generator.conf"
 PLAYBOOK = Path(__file__).resolve().parents[1] / "apply.yml"
-CASES_PLAYBOOK = Path(__file__).resolve().parents[1] / "cases.yml"
 
 
 @pytest.fixture
@@ -26,24 +25,9 @@ def apply(ansible_playbook):
     return functools.partial(ansible_playbook, PLAYBOOK)
 
 
-def _apply_cases(host, ansible_playbook, cases):
-    """Run cases.yml once for {case: overrides}. Returns the finished run and, per case,
-    (the recap's counters of its alias: changed, failures, ...; the messages of its failed tasks)."""
-    result = ansible_playbook(CASES_PLAYBOOK, {"swap_test_cases": cases}, as_json=True)
-    assert result.json is not None, result.output
-    outcome = {}
-    for case in cases:
-        alias = f"{host.backend.get_hostname()}-{case}"  # as cases.yml names it
-        assert alias in result.json["stats"], result.output
-        failures = [
-            str(task_host.get("msg", ""))
-            for play in result.json["plays"]
-            for task in play["tasks"]
-            for hostname, task_host in task["hosts"].items()
-            if hostname == alias and task_host.get("failed")
-        ]
-        outcome[case] = (result.json["stats"][alias], "\n".join(failures))
-    return result, outcome
+def _swap_cases(apply_cases, cases):
+    """molecule/shared/cases.yml for {case: overrides}, the swap role on both backends as apply.yml runs it."""
+    return apply_cases(["swap"], {case: {"swap_backend": "both", **overrides} for case, overrides in cases.items()})
 
 
 def _signature(host):
@@ -190,7 +174,7 @@ REFUSALS = {
 
 
 @pytest.fixture(scope="module")
-def refusals(host, ansible_playbook):
+def refusals(host, apply_cases):
     """Every refused input and one run without bad input ("none"), side by side in one
     ansible-playbook run; with the swap file's size and mtime before and after."""
     margin = _free_mib(host) + 2048
@@ -198,9 +182,9 @@ def refusals(host, ansible_playbook):
     cases["margin"] = {**cases["margin"], "swap_file_min_free_disk_mb": margin}
     cases["none"] = {}
     before = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
-    result, outcome = _apply_cases(host, ansible_playbook, cases)
+    outcome = _swap_cases(apply_cases, cases)
     after = host.check_output(f"stat -c '%s %Y' {SWAPFILE}")
-    return {"result": result, "outcome": outcome, "margin": margin, "before": before, "after": after}
+    return {"result": outcome.result, "outcome": outcome, "margin": margin, "before": before, "after": after}
 
 
 # First of the tests that read the `refusals` run, so that it runs right after the repair above.
@@ -224,7 +208,7 @@ def test_refused_input_fails_before_any_change_naming_the_variable(host, refusal
     assert _size(host) == 512 * MIB
 
 
-def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drifts(host, apply, ansible_playbook):
+def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drifts(host, apply, apply_cases):
     # On a tmpfs of its own, so that other containers writing to the shared disk cannot move the
     # numbers: 300 MiB free - 100 MiB margin leaves room for 200 of the automatic 512 MiB.
     mountpoint = "/mnt/swap-lowered"
@@ -265,7 +249,8 @@ def test_the_automatic_size_is_lowered_to_fit_and_kept_while_the_free_disk_drift
             "margin-5-mib-lower": {**overrides, "swap_file_min_free_disk_mb": 95},
             "margin-8-mib-higher": {**overrides, "swap_file_min_free_disk_mb": 108},
         }
-        result, outcome = _apply_cases(host, ansible_playbook, keeps)
+        outcome = _swap_cases(apply_cases, keeps)
+        result = outcome.result
         assert result.returncode == 0, result.output
         for why, (stats, _) in outcome.items():
             assert stats["failures"] == 0, f"{why}: {result.output}"
