@@ -23,6 +23,9 @@ TIER0_COMMS = ("sshd", "nginx", "smallvps-door")
 RESTART_SEC = 3
 # systemd-oomd's default pressure duration (oomd.conf DefaultMemoryPressureDurationSec).
 OOMD_DURATION_SEC = 20
+# Host-wide OOM rounds, about 8 s each under TCG. 20 rounds went 20/20 in the cold suite at
+# f6dc4db (docs/testing.md); 10 keep the property checked in CI for half the time.
+HOST_OOM_ROUNDS = 10
 
 
 def drill(host, *args):
@@ -194,13 +197,13 @@ def test_memory_low_keeps_tier0_resident_while_the_host_swaps(host):
 
 
 def test_a_host_wide_oom_never_takes_tier0_nor_this_ssh_session(host):
-    """Swap off, a hog outside every cap fills the host 20 times: the kernel kills the hog (or a
+    """Swap off, a hog outside every cap fills the host 10 times: the kernel kills the hog (or a
     tier-1 unit), never sshd, nginx or the door, and the ssh connection Ansible uses stays."""
     session_before = drill(host, "status", "ssh.service")["session"]["ancestors"]
     # Swap stays off from here: the last test switches the swap role to absent.
     host.check_output("swapoff -a")
-    report = drill(host, "host", "20")
-    assert len(report["rounds"]) == 20
+    report = drill(host, "host", str(HOST_OOM_ROUNDS))
+    assert len(report["rounds"]) == HOST_OOM_ROUNDS
     for round_result in report["rounds"]:
         assert round_result["killed"], round_result
         assert not set(round_result["killed"]) & set(TIER0_COMMS), round_result
