@@ -35,13 +35,14 @@ why_it_failed() {
     | tail -n 120
 }
 
-# Molecule's "<scenario> ➜ <step>: Executing / Executed" log lines (not its closing recap),
-# with the time of day in front: what each step took, in any run's output.
+# Molecule's step log lines, with the time of day in front: what each step took, in any run's
+# output. On a terminal they read "INFO <scenario> ➜ <step>: Executing", elsewhere (CI)
+# "INFO [<scenario> > <step>] Executing"; its closing recap, without the level, is left as it is.
 stamp_steps() {
   local line
   while IFS= read -r line; do
     case $line in
-      *INFO*"➜ "*Execut* | *ERROR*"➜ "*Execut*) printf '%(%T)T %s\n' -1 "$line" ;;
+      *INFO*Execut* | *ERROR*Execut*) printf '%(%T)T %s\n' -1 "$line" ;;
       *) printf '%s\n' "$line" ;;
     esac
   done
