@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from ansible.module_utils.common.validation import check_type_int
+
 from .memory_extras import extras
 from .memory_host import HostFacts, normalize_facts
 from .memory_reserve import resolve_reserve
@@ -218,8 +220,20 @@ def _pair(prefix: str, value_mb: int) -> dict:
     return {f"{prefix}_bytes": value_mb * MIB, f"{prefix}_mb": value_mb}
 
 
-SWAP_FORM = ("a mapping {backend: file|zram|both, state: present|absent, zram_size_mb: integer >= 0}, "
-             "the swap role's swap_backend, swap_state and swap_zram_size_mb; null keys take the role's defaults")
+SWAP_FORM = ("a mapping {backend: file|zram|both, state: present|absent, "
+             "zram_size_mb: integer >= 0 (or its decimal string)}, the swap role's swap_backend, swap_state and "
+             "swap_zram_size_mb; null keys take the role's defaults")
+
+
+def _as_spec_int(value):
+    """`value` as the swap role's argument spec (type int) reads it, so `-e swap_zram_size_mb=512` (a
+    string) plans the device the role sets up; None when the spec would refuse it, or for a boolean."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return check_type_int(value)
+    except TypeError:
+        return None
 
 
 def _check_swap(swap) -> dict | None:
@@ -227,15 +241,18 @@ def _check_swap(swap) -> dict | None:
         return None
     if not isinstance(swap, dict) or set(swap) - {"backend", "state", "zram_size_mb"}:
         raise MemoryBudgetError(f"memory_budget: option 'swap': {swap!r} is not {SWAP_FORM}")
+    zram_mb = swap.get("zram_size_mb")
+    if zram_mb is not None:
+        zram_mb = _as_spec_int(zram_mb)
     checks = (
         ("backend", swap.get("backend") in (None,) + BACKENDS),
         ("state", swap.get("state") in (None, "present", "absent")),
-        ("zram_size_mb", swap.get("zram_size_mb") is None or (is_int(swap["zram_size_mb"]) and swap["zram_size_mb"] >= 0)),
+        ("zram_size_mb", swap.get("zram_size_mb") is None or (zram_mb is not None and zram_mb >= 0)),
     )
     for key, valid in checks:
         if not valid:
             raise MemoryBudgetError(f"memory_budget: option 'swap': key '{key}' is {swap[key]!r}; expected {SWAP_FORM}")
-    return swap
+    return {**swap, "zram_size_mb": zram_mb} if "zram_size_mb" in swap else swap
 
 
 def build_plan(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,

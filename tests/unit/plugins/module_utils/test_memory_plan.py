@@ -786,3 +786,35 @@ def test_water_filling_stays_in_bounds_fills_the_pool_and_never_shrinks_a_share(
             # the whole pool, less at most one MiB per service for rounding down
             assert pool - len(demands) < sum(shares) <= pool
     assert all(b >= s for s, b in zip(small, big))
+
+
+# ---------------------------------------------------------------- swap_zram_size_mb read as the swap role reads it
+
+
+def zram_plan(zram_size_mb):
+    return build_plan(HOST_1G, ACCEPTANCE_SERVICES, swap={"backend": "zram", "zram_size_mb": zram_size_mb})["summary"]
+
+
+@pytest.mark.parametrize("given", ["512", " 512 ", "512.0", 512.0])
+def test_zram_size_as_the_swap_role_spec_converts_it(given):
+    # `-e swap_zram_size_mb=512` is a string; the swap role's spec (type int) turns it into 512
+    assert zram_plan(given) == zram_plan(512)
+    assert zram_plan(512)["reserve_terms"]["zram_mb"] == 257
+
+
+@pytest.mark.parametrize("given", ["512", "512.0", 512.0, "0", "-1", "512.5", 512.5, "512M", "abc", "", True, [512]])
+def test_zram_size_accepted_exactly_when_the_swap_role_spec_accepts_it(given):
+    from ansible.module_utils.common.validation import check_type_int
+    try:
+        spec_value = check_type_int(given)
+    except TypeError:
+        spec_value = None
+    spec_accepts = spec_value is not None and not isinstance(given, bool) and spec_value >= 0
+    try:
+        zram_plan(given)
+    except MemoryBudgetError as error:
+        assert not spec_accepts, str(error)
+        assert str(error).startswith("memory_budget: option 'swap': key 'zram_size_mb' is ")
+        assert "(or its decimal string)" in str(error)
+    else:
+        assert spec_accepts
