@@ -45,7 +45,7 @@ def _tier1_service(entry: dict) -> list:
 
 
 def _tier2_service(entry: dict) -> list:
-    # Leave alone: only what the user asked for explicitly.
+    # Leave alone: only what the user asked for explicitly (a gomemlimit too, in _go_environment).
     return ([] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]) + _oom_policy(entry)
 
 
@@ -56,7 +56,8 @@ def _oom_policy(entry: dict) -> list:
 
 
 def _go_environment(entry: dict) -> list:
-    # A Go service's heap limit must fit its budget whatever its own unit says.
+    # A Go service's heap limit must fit its budget whatever its own unit says. The plan has one for
+    # tier 1, and for tier 0 and 2 only when the entry sets gomemlimit: the user's explicit value is honoured.
     return [] if entry["gomemlimit"] is None else [["Environment", f"GOMEMLIMIT={entry['gomemlimit']}"]]
 
 
@@ -64,7 +65,7 @@ def dropin(entry: dict) -> dict:
     """One service's drop-in: {'unit', 'name', 'tier', 'oom_score_adjust', 'processes', 'sections'}.
 
     sections is {'Unit': [[key, value], ...], 'Service': [...]}, without empty sections;
-    a drop-in without sections means the unit gets no drop-in (tier 2 left alone).
+    a drop-in without sections means the unit gets no drop-in (tier 2 with nothing set on its entry).
     """
     tier = entry["tier"]
     service = {0: _tier0_service, 1: _tier1_service, 2: _tier2_service}[tier](entry) + _go_environment(entry)

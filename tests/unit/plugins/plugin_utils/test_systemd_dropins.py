@@ -93,6 +93,16 @@ def test_tier2_is_left_alone_unless_asked():
     assert units["report.service"]["sections"] == {"Service": [["OOMScoreAdjust", 500]]}
 
 
+def test_tier2_go_service_gets_only_the_gomemlimit_it_set():
+    # A heap limit the user wrote on the entry is honoured on tier 2 too (docs/memory-budget.md#tiers);
+    # without one a tier-2 Go service gets no drop-in, the plan knowing only an estimate.
+    plan = build_plan(FACTS, [{"name": "crawler", "tier": 2, "runtime": "go", "min": "64M", "gomemlimit": "48M"},
+                              {"name": "indexer", "tier": 2, "runtime": "go", "min": "64M"}])
+    units = {d["unit"]: d for d in dropins(plan)}
+    assert units["crawler.service"]["sections"] == {"Service": [["Environment", "GOMEMLIMIT=48MiB"]]}
+    assert units["indexer.service"]["sections"] == {}
+
+
 def test_system_slice_gets_the_sum_of_tier0_memory_low():
     plan, units = _by_unit()
     # ssh 16 + caddy 48: a unit's memory.low protects only as far as its parent's does
