@@ -21,7 +21,11 @@ options:
     type: dict
     required: true
   unit:
-    description: The unit's name, C(app.service); a name without a suffix means C(.service).
+    description:
+      - The unit's name, C(app.service), read by the rule the plan applies to
+        O(smallvps.hardening.memory_budget#filter:services[].name) (one rule for both); a name without C(.service)
+        means C(<name>.service), and C(sshd) or C(sshd.service) means C(ssh.service) (Debian's unit, whose alias
+        C(sshd.service) is).
     type: str
     required: true
 """
@@ -38,6 +42,7 @@ _value:
   type: dict
 """
 
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_services import unit_of
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
@@ -48,7 +53,7 @@ def memory_plan_entry(plan, unit):
     entries = plan_entries(plan, "memory_plan_entry")
     if not isinstance(unit, str) or not unit:
         raise MemoryBudgetError(f"memory_plan_entry: unit {unit!r} is not a unit name; expected one such as app.service")
-    wanted = unit if "." in unit else f"{unit}.service"
+    wanted = unit_of(unit)
     return next((entry for entry in entries if entry["unit"] == wanted), None)
 
 

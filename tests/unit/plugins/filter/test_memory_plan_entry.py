@@ -33,6 +33,13 @@ def test_a_name_without_suffix_is_a_service_unit():
     assert memory_plan_entry(PLAN, "caddy")["gomemlimit"].endswith("MiB")
 
 
+@pytest.mark.parametrize("unit", ["sshd", "sshd.service", "ssh", "ssh.service"])
+def test_sshd_names_ssh_service_as_in_the_plan(unit):
+    # smallvps_services' `sshd` plans ssh.service (Debian's unit, sshd.service its alias): the same rule here
+    assert PLAN["services"]["sshd"]["unit"] == "ssh.service"
+    assert memory_plan_entry(PLAN, unit) is PLAN["services"]["sshd"]
+
+
 def test_a_unit_the_plan_does_not_size_is_none():
     assert memory_plan_entry(PLAN, "traefik.service") is None
 
