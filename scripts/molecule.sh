@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
-# Runs the full molecule sequence (see .config/molecule/config.yml) for one scenario or
-# for every scenario under molecule/, once per distribution in MOLECULE_DISTROS. A scenario
-# whose platforms name their own `distro:` (molecule/vm: a Debian 12 VM image) runs once,
-# on that distro. Keeps going after a failure so one run shows every broken scenario, then
+# Runs the full molecule sequence (see .config/molecule/config.yml) for the scenarios named
+# (`scripts/molecule.sh budget tiering`) or for every scenario under molecule/, once per
+# distribution in MOLECULE_DISTROS. A scenario whose platforms name their own `distro:`
+# (molecule/vm: a Debian 12 VM image) runs once, on that distro. Keeps going after a failure so one run shows every broken scenario, then
 # exits non-zero. Each run's output is also kept in .cache/molecule-logs/, and the end of the
 # output repeats what made each failed run fail: CI shows only the tail of a long log.
+#
+# SMALLVPS_MOLECULE_JOBS (default 2) runs that many scenarios at once, slowest first: a
+# scenario's Ansible runs keep about one core busy (the controller and the host's Python take
+# turns), so on the 2-core test machines two at a time take about half the wall time. A run's
+# output is printed whole when it ends, never interleaved with another's. The VM image (minutes
+# to build the first time) is built in the vm scenario's own run, while the others go on.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 distros="${MOLECULE_DISTROS:-debian12 debian13}"
-if [ -n "${1:-}" ]; then
-  [ -f "molecule/$1/molecule.yml" ] || { echo "molecule.sh: no scenario 'molecule/$1'" >&2; exit 2; }
-  scenarios="$1"
+jobs="${SMALLVPS_MOLECULE_JOBS:-2}"
+case $jobs in '' | *[!0-9]* | 0) echo "molecule.sh: SMALLVPS_MOLECULE_JOBS='$jobs'; expected an integer >= 1" >&2; exit 2 ;; esac
+
+# The slowest scenarios first (times in docs/testing.md), so the last one to start is short;
+# any scenario not named here runs after these, in name order.
+slowest_first="vm edge app go_services default swap swap_activation tiering"
+# Scenarios that boot the QEMU image of `scripts/testbed.sh vm` instead of containers.
+vm_scenarios="vm"
+if [ $# -gt 0 ]; then
+  for scenario in "$@"; do
+    [ -f "molecule/$scenario/molecule.yml" ] || { echo "molecule.sh: no scenario 'molecule/$scenario'" >&2; exit 2; }
+  done
+  all=$(printf '%s\n' "$@")
 else
-  scenarios=$(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done)
+  all=$(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done)
 fi
+scenarios=$(for s in $slowest_first; do grep -qx "$s" <<<"$all" && echo "$s"; done
+            grep -vxF -f <(tr ' ' '\n' <<<"$slowest_first") <<<"$all")
 
 # The platforms' own distro, or MOLECULE_DISTROS.
 scenario_distros() {
@@ -48,27 +66,61 @@ stamp_steps() {
   done
 }
 
+# One scenario on one distro, its output in its log; the last line of the log says how it went.
+run_one() {
+  local scenario=$1 distro=$2 log="$logs/$1@$2.log" start=$SECONDS
+  : >"$log"
+  if grep -qxF "$scenario" <(tr ' ' '\n' <<<"$vm_scenarios") && ! scripts/testbed.sh vm >>"$log" 2>&1; then
+    echo "=== $scenario on $distro FAILED after $((SECONDS - start)) s: no VM image ===" >>"$log"
+    return 1
+  fi
+  if MOLECULE_DISTRO="$distro" molecule test -s "$scenario" 2>&1 | stamp_steps >>"$log"; then
+    echo "=== $scenario on $distro passed in $((SECONDS - start)) s ===" >>"$log"
+  else
+    echo "=== $scenario on $distro FAILED after $((SECONDS - start)) s ===" >>"$log"
+    return 1
+  fi
+}
+
+# Prints a finished run's log whole and records its result.
 passed=0
 failed=()
+declare -A running=()
+runs=()
+report() {
+  local run=${running[$1]}
+  unset "running[$1]"
+  echo "=== molecule test -s ${run%@*} on ${run#*@} (kept in $logs/$run.log) ==="
+  cat "$logs/$run.log"
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed+=("$run"); fi
+}
+# Waits for any one run to end and reports it.
+wait_one() {
+  local pid status
+  wait -n -p pid "${!running[@]}"
+  status=$?
+  report "$pid" "$status"
+}
+
+suite_start=$SECONDS
 for scenario in $scenarios; do
   for distro in $(scenario_distros "$scenario"); do
-    echo "=== molecule test -s $scenario on $distro ==="
-    start=$SECONDS
-    log="$logs/$scenario@$distro.log"
-    if MOLECULE_DISTRO="$distro" molecule test -s "$scenario" 2>&1 | stamp_steps | tee "$log"; then
-      passed=$((passed + 1))
-      echo "=== $scenario on $distro passed in $((SECONDS - start)) s ==="
-    else
-      failed+=("$scenario@$distro")
-      echo "=== $scenario on $distro FAILED after $((SECONDS - start)) s ==="
-    fi
+    while [ ${#running[@]} -ge "$jobs" ]; do wait_one; done
+    echo "$(printf '%(%T)T' -1) starting $scenario on $distro ($jobs at a time)"
+    run_one "$scenario" "$distro" &
+    running[$!]="$scenario@$distro"
+    runs+=("$scenario@$distro")
   done
 done
+while [ ${#running[@]} -gt 0 ]; do wait_one; done
 
+# Each run's result and time again, together: the figures docs/testing.md records.
+for run in "${runs[@]}"; do tail -n 1 "$logs/$run.log"; done
 for run in "${failed[@]}"; do
   echo "=== why $run failed (from $logs/$run.log) ==="
   why_it_failed "$logs/$run.log"
 done
 [ ${#failed[@]} -eq 0 ] || echo "failed: ${failed[*]}"
+echo "molecule: all scenarios in $((SECONDS - suite_start)) s"
 echo "molecule: ${passed} passed, ${#failed[@]} failed"
 [ ${#failed[@]} -eq 0 ]
