@@ -45,8 +45,9 @@ def haproxy_connection_bytes(bufsize: int) -> int:
     return 2 * bufsize + HAPROXY_CONNECTION_OVERHEAD_BYTES
 
 
-def haproxy_maxconn(bufsize: int, budget_bytes: int) -> int:
-    return (budget_bytes - HAPROXY_BASE_BYTES) // haproxy_connection_bytes(bufsize)
+def haproxy_maxconn(bufsize: int, limit_bytes: int) -> int:
+    """Connections that fit under the first limit that acts (MemoryHigh when there is one, not the budget)."""
+    return (limit_bytes - HAPROXY_BASE_BYTES) // haproxy_connection_bytes(bufsize)
 
 
 def introspection_max_cost(budget_bytes: int) -> int:

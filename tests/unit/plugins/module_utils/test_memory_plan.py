@@ -818,3 +818,15 @@ def test_zram_size_accepted_exactly_when_the_swap_role_spec_accepts_it(given):
         assert "(or its decimal string)" in str(error)
     else:
         assert spec_accepts
+
+
+# ---------------------------------------------------------------- HAProxy maxconn: under L, not the budget
+
+
+def test_haproxy_maxconn_is_sized_under_the_first_limit_that_acts():
+    # docs/memory-budget.md#haproxy-maxconn: L is MemoryHigh when the entry has one, not MemoryMax (the budget)
+    entry = {"name": "haproxy", "tier": 1, "min": "64M", "max": "128M", "tune_bufsize": 16384}
+    capped = build_plan(HOST_1G, [entry])["services"]["haproxy"]
+    throttled = build_plan(HOST_1G, [{**entry, "memory_high": "96M"}])["services"]["haproxy"]
+    assert (capped["budget_mb"], capped["limit_mb"], capped["maxconn"]) == (128, 128, 112 * MIB // 53248)
+    assert (throttled["budget_mb"], throttled["limit_mb"], throttled["maxconn"]) == (128, 96, 80 * MIB // 53248)
