@@ -11,11 +11,16 @@ author:
   - smallvps.hardening maintainers
 description:
   - Takes the memory plan's entry for Oathkeeper and the variables of the P(smallvps.hardening.oathkeeper#role) role,
-    and returns C(config) (C(serve.proxy) port and timeouts, C(serve.api), C(access_rules.repositories), the
-    authenticators, authorizers and mutators) and C(rules) (the access rules file).
+    and returns C(config) (C(serve.proxy) port and timeouts, C(serve.api), C(serve.prometheus),
+    C(access_rules.repositories), the authenticators, authorizers and mutators), C(rules) (the access rules file) and
+    C(warnings) (one per listener the user exposed beyond loopback).
+  - C(serve.api.host) and C(serve.prometheus.host) must be loopback (127.0.0.1, ::1, localhost) unless C(api_expose) /
+    C(prometheus_expose) is true; the proxy, API and Prometheus ports must differ.
+  - A disabled handler's fields are checked but not written; a rule may name only enabled handlers. The token caches
+    are off unless C(cache.enabled) is true.
   - Only keys Oathkeeper's schema defines are emitted. Each handler takes a fixed set of fields, and C(max_cost),
     C(max_tokens) and C(cleanup_interval) are refused from the variables. When C(oauth2_introspection) (or
-    C(oauth2_client_credentials)) is configured, C(config.cache.max_cost) (C(max_tokens)) is always written, from the
+    C(oauth2_client_credentials)) is enabled, C(config.cache.max_cost) (C(max_tokens)) is always written, from the
     plan's C(introspection_max_cost), even with the cache disabled.
   - The collection's unit tests validate every output against Oathkeeper's schema. Every refusal starts with the
     role variable.
@@ -61,6 +66,29 @@ options:
     description: C(log.level).
     type: str
     default: info
+  prometheus_host:
+    description: C(serve.prometheus.host).
+    type: str
+    default: 127.0.0.1
+  prometheus_port:
+    description: C(serve.prometheus.port).
+    type: int
+    default: 9000
+  api_expose:
+    description: Accept an C(api_host) that is not loopback.
+    type: bool
+    default: false
+  prometheus_expose:
+    description: Accept a C(prometheus_host) that is not loopback.
+    type: bool
+    default: false
+  telemetry_enabled:
+    description: The role's C(oathkeeper_telemetry_enabled); checked with C(environment).
+    type: bool
+    default: false
+  environment:
+    description: The role's C(oathkeeper_environment); C(SQA_OPT_OUT) is refused there (the role sets it).
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -69,12 +97,13 @@ EXAMPLES = r"""
     oathkeeper_files: >-
       {{ oathkeeper_plan | smallvps.hardening.oathkeeper_config(4455, {'read': '5s'}, '127.0.0.1', 4456,
          {'noop': {}}, {'allow': {}}, {'noop': {}},
-         [{'id': 'app', 'url': 'http://<.*>/<.*>', 'upstream': 'http://127.0.0.1:8000'}]) }}
+         [{'id': 'app', 'url': 'http://<.*>/<.*>', 'upstream': 'http://127.0.0.1:8000'}],
+         prometheus_host='127.0.0.1', prometheus_port=9000) }}
 """
 
 RETURN = r"""
 _value:
-  description: The two files.
+  description: The two files, and the warnings.
   type: dict
   contains:
     config:
@@ -83,27 +112,66 @@ _value:
     rules:
       description: The access rules file.
       type: list
+    warnings:
+      description: One message per listener (API, Prometheus) the variables put beyond loopback.
+      type: list
+      elements: str
 """
 
 from ansible_collections.smallvps.hardening.plugins.module_utils.oathkeeper_config import (
     OathkeeperConfigError,
     build_config,
-    build_rules,
+    check_environment,
+    exposed,
 )
+from ansible_collections.smallvps.hardening.plugins.module_utils.oathkeeper_rules import build_rules
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 
 
 @as_filter_errors(OathkeeperConfigError)
-def oathkeeper_config(plan_entry, proxy_port=4455, proxy_timeouts=None, api_host="127.0.0.1", api_port=4456,
-                      authenticators=None, authorizers=None, mutators=None, rules=None, rules_path="/etc/oathkeeper/rules.yml",
-                      log_level="info"):
+def oathkeeper_config(
+    plan_entry,
+    proxy_port=4455,
+    proxy_timeouts=None,
+    api_host="127.0.0.1",
+    api_port=4456,
+    authenticators=None,
+    authorizers=None,
+    mutators=None,
+    rules=None,
+    rules_path="/etc/oathkeeper/rules.yml",
+    log_level="info",
+    prometheus_host="127.0.0.1",
+    prometheus_port=9000,
+    api_expose=False,
+    prometheus_expose=False,
+    telemetry_enabled=False,
+    environment=None,
+):
     if not isinstance(plan_entry, dict):
-        raise OathkeeperConfigError("smallvps_services: no memory plan entry for Oathkeeper; add one such as "
-                                    "{name: oathkeeper, tier: 1, runtime: go, min: 64M, introspection_cache: true}")
-    config = build_config(proxy_port, proxy_timeouts, api_host, api_port, authenticators, authorizers, mutators, rules_path,
-                          log_level, plan_entry.get("introspection_max_cost"))
+        raise OathkeeperConfigError(
+            "smallvps_services: no memory plan entry for Oathkeeper; add one such as "
+            "{name: oathkeeper, tier: 1, runtime: go, min: 64M, introspection_cache: true}"
+        )
+    check_environment({} if environment is None else environment, telemetry_enabled)
+    config = build_config(
+        proxy_port,
+        proxy_timeouts,
+        api_host,
+        api_port,
+        authenticators,
+        authorizers,
+        mutators,
+        rules_path,
+        log_level,
+        plan_entry.get("introspection_max_cost"),
+        prometheus_host,
+        prometheus_port,
+        api_expose,
+        prometheus_expose,
+    )
     rules = build_rules(rules, config["authenticators"], config["authorizers"], config["mutators"])
-    return {"config": config, "rules": rules}
+    return {"config": config, "rules": rules, "warnings": exposed(config)}
 
 
 class FilterModule:
