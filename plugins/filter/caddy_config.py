@@ -29,17 +29,18 @@ options:
     elements: str
     required: true
   timeouts:
-    description: C(servers.timeouts) keys C(read_header), C(read_body), C(write), C(idle), as Go durations above 0.
+    description: C(servers.timeouts) keys C(read_header), C(read_body), C(write), C(idle), as Go durations above 0 and
+      at most 2562047h (Go's longest duration).
     type: dict
     required: true
   max_header_size:
-    description: C(servers.max_header_size), for example C(32KiB).
+    description: C(servers.max_header_size), for example C(32KiB); at most 9223372036854774784 bytes.
     type: raw
     required: true
   upstream_pool:
     description:
       - The reverse proxy's C(transport http) pool keys C(keepalive) (duration), C(keepalive_idle_conns),
-        C(keepalive_idle_conns_per_host), C(max_conns_per_host) (integers >= 1).
+        C(keepalive_idle_conns_per_host), C(max_conns_per_host) (integers from 1 to 9223372036854774784).
     type: dict
     required: true
   request_buffers:
@@ -55,7 +56,7 @@ options:
     type: str
     default: 10s
   admin:
-    description: The admin endpoint, loopback only (reloads go through it).
+    description: The admin endpoint, loopback only (reloads go through it), port 1 to 65535.
     type: str
     default: localhost:2019
 """

@@ -40,7 +40,8 @@ options:
         required: true
       rate:
         description:
-          - Requests per second or minute, C(<n>r/s) or C(<n>r/m), n at least 1.
+          - Requests per second or minute, C(<n>r/s) or C(<n>r/m), n from 1 to 9223372036854775 (64-bit nginx keeps
+            the rate in thousandths).
           - nginx has no fractions; half a request per second is C(30r/m).
         type: str
         required: true
@@ -51,7 +52,7 @@ options:
       size:
         description:
           - The zone size, bytes (a whole number of KiB) or a number with C(k) or C(m), for example C(250k) or C(1m);
-            at least C(32k). Printed lowercase, bytes as C(k).
+            at least C(32k), at most C(8796093022207m) (what 64-bit nginx parses). Printed lowercase, bytes as C(k).
           - Defaults to the memory plan's C(limit_req_zone_size); without one the size is required.
         type: raw
   conn_zones:
@@ -99,7 +100,7 @@ options:
             type: str
             required: true
           burst:
-            description: Requests above the rate that are queued rather than refused; C(0) is left out.
+            description: Requests above the rate that are queued rather than refused, 0 to 9223372036854775; C(0) is left out.
             type: int
             default: 0
           nodelay:
