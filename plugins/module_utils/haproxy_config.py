@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .variable_checks import is_int
+from .variable_checks import is_int, kind
 
 HAPROXY_UNIT = "haproxy.service"
 # An HTTP/2 frame carries up to 16384 bytes of payload (SETTINGS_MAX_FRAME_SIZE's initial
@@ -85,7 +85,7 @@ def parse_time(value, where: str) -> tuple[str, int]:
 
 def _timeouts(timeouts) -> dict:
     if not isinstance(timeouts, dict):
-        raise HaproxyConfigError(f"{TIMEOUTS}: {timeouts!r} ({type(timeouts).__name__}) is not a mapping; expected one like "
+        raise HaproxyConfigError(f"{TIMEOUTS}: {timeouts!r} is {kind(timeouts)}, not a mapping; expected one like "
                                  f"{{client: 30s, http-request: 10s}}, keys {', '.join(TIMEOUT_KEYS)}")
     for key in timeouts:
         if key not in TIMEOUT_KEYS:
@@ -105,7 +105,7 @@ def _server(value, index: int) -> tuple[str, str]:
     """(address as HAProxy reads it, the same normalized for duplicate detection)."""
     where = f"{SERVERS}[{index}]"
     if not isinstance(value, str):
-        raise HaproxyConfigError(f"{where}: {value!r} ({type(value).__name__}) is not a server; expected {SERVER_FORM}")
+        raise HaproxyConfigError(f"{where}: {value!r} is {kind(value)}, not a server; expected {SERVER_FORM}")
     if value.startswith("["):
         host, _, port = value[1:].partition("]")
         if not port.startswith(":"):

@@ -15,7 +15,7 @@ import re
 from .memory_extras import NGINX_LIMIT_REQ_MIN_ZONE_BYTES as MIN_ZONE_BYTES
 from .memory_extras import NGINX_LIMIT_REQ_STATE_BYTES as LIMIT_REQ_STATE_BYTES
 from .memory_sizes import KIB, MIB
-from .variable_checks import is_int, mapping
+from .variable_checks import is_int, kind, mapping
 
 # One limit_conn state on 64-bit nginx is 64 bytes (a limit_req state, 128: memory_extras, where
 # the plan sizes zones); nginx refuses a zone smaller than 8 pages, limit_conn gets the same floor.
@@ -24,6 +24,14 @@ STATUS_RANGE = (400, 599)
 LOG_LEVELS = ("info", "notice", "warn", "error")
 # nginx stores the limit_conn count in a u_short: 65535 at most.
 MAX_CONNECTIONS = 65535
+# 64-bit nginx reads numbers into ngx_int_t (ngx_atoi) and sizes into ssize_t (ngx_parse_size): both refuse more
+# than 2^63-1 ("invalid zone size"). It then multiplies a rate and a burst by 1000 unchecked (ctx->rate, limit->burst
+# are in thousandths): past 2^63-1 / 1000 the product wraps and the limit is misapplied. `nodelay` sets its delay to
+# that same bound (NGX_MAX_INT_T_VALUE / 1000).
+NGX_MAX_INT = 2**63 - 1
+MAX_RATE = NGX_MAX_INT // 1000
+MAX_BURST = NGX_MAX_INT // 1000
+MAX_ZONE_BYTES = NGX_MAX_INT
 DEFAULT_KEY = "$binary_remote_addr"
 # An empty key is not accounted: the allow-list maps exempt addresses to "" per zone.
 EXEMPT_VARIABLE = "$smallvps_limit_exempt"
@@ -61,7 +69,7 @@ class NginxLimitReqError(ValueError):
 
 def _items(value, variable: str, example: str) -> list:
     if not isinstance(value, (list, tuple)):
-        raise NginxLimitReqError(f"{variable}: {value!r} ({type(value).__name__}) is not a list; expected a list like {example}")
+        raise NginxLimitReqError(f"{variable}: {value!r} is {kind(value)}, not a list; expected a list like {example}")
     return list(value)
 
 
@@ -107,6 +115,9 @@ def _rate(value, where: str) -> str:
         raise NginxLimitReqError(f"{where} key 'rate': {value!r} is not a rate; expected {RATE_FORM}")
     if int(match[1]) < 1:
         raise NginxLimitReqError(f"{where} key 'rate': {value!r} lets no request through; expected at least 1r/m")
+    if int(match[1]) > MAX_RATE:
+        raise NginxLimitReqError(f"{where} key 'rate': {value!r} is more than nginx can hold (it keeps the rate in "
+                                 f"thousandths, in a 64-bit integer); expected 1..{MAX_RATE} requests, like 5r/s or 30r/m")
     return f"{int(match[1])}r/{match[2]}"
 
 
@@ -122,6 +133,9 @@ def _size(value, where: str) -> tuple[str, int]:
     size_bytes = number * {"": 1, "k": KIB, "m": MIB}[unit]
     if size_bytes < MIN_ZONE_BYTES:
         raise NginxLimitReqError(f"{where}: {value!r} is {size_bytes} bytes, below the 32k nginx needs for a zone; expected {SIZE_FORM}")
+    if size_bytes > MAX_ZONE_BYTES:
+        raise NginxLimitReqError(f"{where}: {value!r} is {size_bytes} bytes, more than nginx reads as a size; expected "
+                                 f"{SIZE_FORM}, at most {MAX_ZONE_BYTES // MIB}m ({MAX_ZONE_BYTES} bytes)")
     if not unit:
         # Bytes are printed as k so the zone reads the way the docs and the memory plan write it.
         if size_bytes % KIB:
@@ -184,9 +198,9 @@ def _zone_of(entry: dict, where: str, zone_names: list, variable: str) -> str:
 def _limit_req_line(raw, where: str, zone_names: list) -> tuple[str, str]:
     entry = _mapping(raw, where, LIMIT_REQ_KEYS, "{zone: perip, burst: 10, nodelay: true}")
     zone = _zone_of(entry, where, zone_names, ZONES)
-    burst = _count(entry, where, "burst", 0, default=0)
+    burst = _count(entry, where, "burst", 0, MAX_BURST, default=0)
     nodelay = _flag(entry, where, "nodelay", False)
-    delay = _count(entry, where, "delay", 0)
+    delay = _count(entry, where, "delay", 0, MAX_BURST)
     if nodelay and delay is not None:
         raise NginxLimitReqError(f"{where} key 'delay': nodelay and delay exclude each other; nodelay serves the whole burst at "
                                  "once, delay=N only the first N")

@@ -5,7 +5,7 @@ whatever they have, and a wrong input must be a refusal naming the key, not a Ke
 """
 
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.module_utils.variable_checks import is_int
+from ansible_collections.smallvps.hardening.plugins.module_utils.variable_checks import is_int, kind
 
 ENTRY_KEYS = (
     "name", "unit", "tier", "memory_max", "memory_high", "memory_swap_max", "managed_oom_memory_pressure",
@@ -41,7 +41,7 @@ def plan_entries(plan, where: str, need_summary: bool = False) -> list:
     """The plan's service entries, in plan order; refuses anything that is not a memory_budget plan."""
     expected = "expects the output of smallvps.hardening.memory_budget (a dict with services, summary and warnings)"
     if not isinstance(plan, dict) or not isinstance(plan.get("services"), dict):
-        raise MemoryBudgetError(f"{where}: input: {type(plan).__name__} without a 'services' mapping; {expected}")
+        raise MemoryBudgetError(f"{where}: input is {kind(plan)}, with no 'services' mapping; {expected}")
     if need_summary:
         summary = plan.get("summary")
         if not isinstance(summary, dict):
@@ -53,7 +53,7 @@ def plan_entries(plan, where: str, need_summary: bool = False) -> list:
     entries = []
     for name, entry in plan["services"].items():
         if not isinstance(entry, dict):
-            raise MemoryBudgetError(f"{where}: service {name!r}: {type(entry).__name__} is not a plan entry; {expected}")
+            raise MemoryBudgetError(f"{where}: service {name!r} is {kind(entry)}, not a plan entry; {expected}")
         missing = [key for key in ENTRY_KEYS if key not in entry]
         if missing:
             raise MemoryBudgetError(f"{where}: service {name!r}: key '{missing[0]}' is missing (and {len(missing) - 1} more); {expected}")

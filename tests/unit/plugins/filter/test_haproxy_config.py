@@ -81,7 +81,7 @@ def test_refusals_reach_ansible_with_the_message_unchanged():
     WITHOUT_SERVICES + [
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {}, "summary": {"cpus": 2}}, "input: key 'summary' lacks"),
-        ({**PLAN, "services": {"haproxy": "945"}}, "service 'haproxy': str is not a plan entry"),
+        ({**PLAN, "services": {"haproxy": "945"}}, "service 'haproxy' is a string, not a plan entry"),
         ({**PLAN, "services": {"haproxy": {"unit": "haproxy.service", "maxconn": 945}}}, "service 'haproxy': key 'name' is missing"),
     ],
 )

@@ -121,10 +121,10 @@ def test_table_filter():
 @pytest.mark.parametrize(
     ("plan", "fragment"),
     [
-        (None, "input: NoneType without a 'services' mapping"),
-        ([], "input: list without a 'services' mapping"),
-        ({}, "input: dict without a 'services' mapping"),
-        ("not a plan", "input: str without a 'services' mapping"),
+        (None, "input is empty (null), with no 'services' mapping"),
+        ([], "input is a list, with no 'services' mapping"),
+        ({}, "input is a mapping, with no 'services' mapping"),
+        ("not a plan", "input is a string, with no 'services' mapping"),
         ({"services": {"x": {}}}, "input: no 'summary' mapping"),
         ({"services": {"x": {}}, "summary": {}}, "key 'summary' lacks effective_memory_mb"),
     ],

@@ -66,7 +66,7 @@ def test_refusals_reach_ansible_with_the_message_unchanged():
 @pytest.mark.parametrize(
     ("plan", "fragment"),
     WITHOUT_SERVICES + [
-        ({"services": {"nginx": "250k"}}, "service 'nginx': str is not a plan entry"),
+        ({"services": {"nginx": "250k"}}, "service 'nginx' is a string, not a plan entry"),
         ({"services": {"nginx": {"unit": "nginx.service", "limit_req_zone_size": "250k"}}}, "service 'nginx': key 'name' is missing"),
     ],
 )

@@ -135,9 +135,9 @@ REFUSALS = [
     ({"hard_stop_after": "0s"}, "haproxy_hard_stop_after: '0s' is no time at all", "at least 1ms"),
     ({"hard_stop_after": "25d"}, "haproxy_hard_stop_after: '25d' is more than HAProxy's longest time", "2147483647ms"),
     # haproxy_timeouts
-    ({"timeouts": ["client", "30s"]}, "haproxy_timeouts: ['client', '30s'] (list) is not a mapping",
+    ({"timeouts": ["client", "30s"]}, "haproxy_timeouts: ['client', '30s'] is a list, not a mapping",
      "keys connect, client, server, http-request, http-keep-alive, queue"),
-    ({"timeouts": "30s"}, "haproxy_timeouts: '30s' (str) is not a mapping", "{client: 30s"),
+    ({"timeouts": "30s"}, "haproxy_timeouts: '30s' is a string, not a mapping", "{client: 30s"),
     ({"timeouts": {"tunnel": "1h"}}, "haproxy_timeouts key 'tunnel': unknown key",
      "accepted keys: connect, client, server, http-request, http-keep-alive, queue"),
     ({"timeouts": {"http_request": "5s"}}, "haproxy_timeouts key 'http_request': unknown key", "http-request"),
@@ -165,8 +165,9 @@ REFUSALS = [
     ({"servers": ["::1:8000"]}, f"{S}[0]: '::1:8000': an IPv6 address needs brackets, like [::1]:8000", SERVER_FORM),
     *[({"servers": [value]}, f"{S}[0]: {value!r}: {host!r} is not an IPv6 address", SERVER_FORM)
       for value, host in (("[10.0.0.1]:80", "10.0.0.1"), ("[app]:80", "app"), ("[fe80::1%eth0]:80", "fe80::1%eth0"))],
-    *[({"servers": [value]}, f"{S}[0]: {value!r} ({type(value).__name__}) is not a server", SERVER_FORM)
-      for value in (8000, None, ["127.0.0.1", 8000], {"host": "127.0.0.1"})],
+    *[({"servers": [value]}, f"{S}[0]: {value!r} is {words}, not a server", SERVER_FORM)
+      for value, words in ((8000, "a number"), (None, "empty (null)"), (["127.0.0.1", 8000], "a list"),
+                           ({"host": "127.0.0.1"}, "a mapping"))],
     ({"servers": ["127.0.0.1:8000", "127.0.0.1:08000"]}, f"{S}[1]: '127.0.0.1:08000' is 127.0.0.1:8000",
      f"already listed as {S}[0]"),
     ({"servers": ["[::1]:8000", "[0:0::1]:8000"]}, f"{S}[1]: '[0:0::1]:8000' is [::1]:8000", f"already listed as {S}[0]"),

@@ -168,9 +168,9 @@ CZ = "nginx_limit_req_conn_zones[0] (perconn)"
 L = "nginx_limit_req_locations[0] (loc)"
 REFUSALS = [
     # nginx_limit_req_zones
-    ({"zones": "perip"}, "nginx_limit_req_zones: 'perip' (str) is not a list", "expected a list like"),
-    ({"zones": None}, "nginx_limit_req_zones: None (NoneType) is not a list", "{name: perip, rate: 5r/s}"),
-    ({"zones": ["perip"]}, "nginx_limit_req_zones[0]: 'perip' (str) is not a mapping", "expected one like"),
+    ({"zones": "perip"}, "nginx_limit_req_zones: 'perip' is a string, not a list", "expected a list like"),
+    ({"zones": None}, "nginx_limit_req_zones: None is empty (null), not a list", "{name: perip, rate: 5r/s}"),
+    ({"zones": ["perip"]}, "nginx_limit_req_zones[0]: 'perip' is a string, not a mapping", "expected one like"),
     ({"zones": [{**ZONE, "burst": 5}]}, f"{Z} key 'burst': unknown key", "accepted keys: name, rate, key, size"),
     ({"zones": [{"rate": "5r/s"}]}, "nginx_limit_req_zones[0] key 'name': None is not a name", "letters, digits and '_'"),
     ({"zones": [{**ZONE, "name": "per-ip"}]}, "nginx_limit_req_zones[0] key 'name': 'per-ip' is not a name", "required"),
@@ -179,6 +179,12 @@ REFUSALS = [
       for rate in ("5r/h", "0.5r/s", "5", 5, "5 r/s", "5r/s;", "-1r/s", "5R/S", "5r/min", " 5r/s", "5r/s\n", "٥r/s")],
     ({"zones": [{"name": "perip"}]}, f"{Z} key 'rate': None is not a rate", RATE_FORM),
     ({"zones": [{**ZONE, "rate": "0r/s"}]}, f"{Z} key 'rate': '0r/s' lets no request through", "at least 1r/m"),
+    *[({"zones": [{**ZONE, "rate": rate}]}, f"{Z} key 'rate': {rate!r} is more than nginx can hold",
+       "expected 1..9223372036854775 requests") for rate in ("99999999999999999999r/s", "9223372036854776r/m")],
+    *[({"zones": [{**ZONE, "size": size}]}, f"{Z} key 'size': {size!r} is {size_bytes} bytes, more than nginx reads as a size",
+       "at most 8796093022207m (9223372036854775807 bytes)")
+      for size, size_bytes in (("9999999999999m", 9999999999999 * 2**20), ("8796093022208m", 8796093022208 * 2**20),
+                               ("9007199254740992k", 2**63), (2**63, 2**63))],
     *[({"zones": [{**ZONE, "key": key}]}, f"{Z} key 'key': {key!r} is not a zone key", "like $binary_remote_addr")
       for key in ("", "$a b", "$a;", "$a{", "$a}", '"$a"', "'$a'", "$a\n", "$a\t", "$a\\", "#a", 5, None, ["$a"])],
     *[({"zones": [{**ZONE, "size": size}]}, f"{Z} key 'size': {size!r} is not a size", "like 32k, 250k, 1m or 10M, at least 32k")
@@ -189,7 +195,7 @@ REFUSALS = [
     ({"plan_zone_size": "lots"}, f"{Z} key 'size' (the memory plan's limit_req_zone_size): 'lots' is not a size", "at least 32k"),
     ({"plan_zone_size": "16k"}, f"{Z} key 'size' (the memory plan's limit_req_zone_size): '16k' is 16384 bytes", "below the 32k"),
     # nginx_limit_req_conn_zones
-    ({"conn_zones": {"name": "perconn"}}, "nginx_limit_req_conn_zones: {'name': 'perconn'} (dict) is not a list", "{name: perconn, size: 1m}"),
+    ({"conn_zones": {"name": "perconn"}}, "nginx_limit_req_conn_zones: {'name': 'perconn'} is a mapping, not a list", "{name: perconn, size: 1m}"),
     ({"conn_zones": [{"name": "perconn"}]}, f"{CZ}: no 'size'", "at least 32k"),
     ({"conn_zones": [{"name": "perconn", "size": "1m", "rate": "5r/s"}]}, f"{CZ} key 'rate': unknown key", "accepted keys: name, key, size"),
     ({"conn_zones": [{"name": "perconn", "size": "16k"}]}, f"{CZ} key 'size': '16k' is 16384 bytes", "below the 32k"),
@@ -205,8 +211,8 @@ REFUSALS = [
     ({"conn_zones": [*CONN_ZONES, *CONN_ZONES]},
      "nginx_limit_req_conn_zones[1] (perconn) key 'name': 'perconn' is also the name of nginx_limit_req_conn_zones[0] (perconn)", "unique"),
     # nginx_limit_req_locations
-    ({"locations": {"name": "root"}}, "nginx_limit_req_locations: {'name': 'root'} (dict) is not a list", "[{name: root, path: /}]"),
-    ({"locations": ["/"]}, "nginx_limit_req_locations[0]: '/' (str) is not a mapping", "expected one like"),
+    ({"locations": {"name": "root"}}, "nginx_limit_req_locations: {'name': 'root'} is a mapping, not a list", "[{name: root, path: /}]"),
+    ({"locations": ["/"]}, "nginx_limit_req_locations[0]: '/' is a string, not a mapping", "expected one like"),
     ({"locations": [location(limit=[])]}, f"{L} key 'limit': unknown key", "accepted keys: name, path, limit_req, limit_conn, dry_run, proxy"),
     ({"locations": [{"path": "/"}]}, "nginx_limit_req_locations[0] key 'name': None is not a name", "letters, digits, '_' and '-'"),
     ({"locations": [location(name="a b")]}, "nginx_limit_req_locations[0] key 'name': 'a b' is not a name", "like api"),
@@ -216,9 +222,9 @@ REFUSALS = [
       for path in (None, "", "   ", "/a;", "/a{", "/a}", "/a\n", "/a\r", "/ #x", "#x", 5, ["/"])],
     ({"locations": [location(path="= /login"), location(name="b", path="=  /login")]},
      "nginx_limit_req_locations[1] (b) key 'path': '=  /login' is also the path of nginx_limit_req_locations[0]", "may appear once"),
-    ({"locations": [location(limit_req={"zone": "perip"})]}, f"{L} key 'limit_req': {{'zone': 'perip'}} (dict) is not a list", "like [{zone"),
-    ({"locations": [location(limit_req=None)]}, f"{L} key 'limit_req': None (NoneType) is not a list", "expected a list"),
-    ({"locations": [location(limit_req=["perip"])]}, f"{L} limit_req[0]: 'perip' (str) is not a mapping", "{zone: perip, burst: 10"),
+    ({"locations": [location(limit_req={"zone": "perip"})]}, f"{L} key 'limit_req': {{'zone': 'perip'}} is a mapping, not a list", "like [{zone"),
+    ({"locations": [location(limit_req=None)]}, f"{L} key 'limit_req': None is empty (null), not a list", "expected a list"),
+    ({"locations": [location(limit_req=["perip"])]}, f"{L} limit_req[0]: 'perip' is a string, not a mapping", "{zone: perip, burst: 10"),
     ({"locations": [location(limit_req=[{"zone": "perip", "rate": "1r/s"}])]}, f"{L} limit_req[0] key 'rate': unknown key",
      "accepted keys: zone, burst, nodelay, delay"),
     ({"locations": [location(limit_req=[{"burst": 5}])]}, f"{L} limit_req[0] key 'zone': None is not a zone of nginx_limit_req_zones",
@@ -227,12 +233,12 @@ REFUSALS = [
      "defined: perip"),
     ({"zones": [], "locations": [location(limit_req=[{"zone": "perip"}])]}, f"{L} limit_req[0] key 'zone': 'perip' is not a zone", "defined: none"),
     *[({"locations": [location(limit_req=[{"zone": "perip", "burst": burst}])]}, f"{L} limit_req[0] key 'burst': {burst!r} is not an integer",
-       "0 or more") for burst in (-1, "10", True, 1.5, None)],
+       "0..9223372036854775") for burst in (-1, "10", True, 1.5, None, 10**20, 9223372036854776)],
     ({"locations": [location(limit_req=[{"zone": "perip", "nodelay": "yes"}])]}, f"{L} limit_req[0] key 'nodelay': 'yes' is not a boolean",
      "expected true or false"),
     ({"locations": [location(limit_req=[{"zone": "perip", "nodelay": 1}])]}, f"{L} limit_req[0] key 'nodelay': 1 is not a boolean", "true or false"),
-    ({"locations": [location(limit_req=[{"zone": "perip", "burst": 5, "delay": -1}])]}, f"{L} limit_req[0] key 'delay': -1 is not an integer",
-     "0 or more"),
+    *[({"locations": [location(limit_req=[{"zone": "perip", "burst": 5, "delay": delay}])]},
+       f"{L} limit_req[0] key 'delay': {delay} is not an integer", "0..9223372036854775") for delay in (-1, 9223372036854776)],
     ({"locations": [location(limit_req=[{"zone": "perip", "burst": 5, "delay": False}])]}, f"{L} limit_req[0] key 'delay': False", "not an integer"),
     ({"locations": [location(limit_req=[{"zone": "perip", "burst": 10, "nodelay": True, "delay": 5}])]},
      f"{L} limit_req[0] key 'delay': nodelay and delay exclude each other",
@@ -255,7 +261,7 @@ REFUSALS = [
     ({"locations": [location(dry_run=None)]}, f"{L} key 'dry_run': None is not a boolean", "true or false"),
     ({"locations": [location(proxy="no")]}, f"{L} key 'proxy': 'no' is not a boolean", "true or false"),
     # nginx_limit_req_allowlist
-    ({"allowlist": "10.0.0.0/8"}, "nginx_limit_req_allowlist: '10.0.0.0/8' (str) is not a list", "like ['127.0.0.1', '10.0.0.0/8']"),
+    ({"allowlist": "10.0.0.0/8"}, "nginx_limit_req_allowlist: '10.0.0.0/8' is a string, not a list", "like ['127.0.0.1', '10.0.0.0/8']"),
     *[({"allowlist": [value]}, f"nginx_limit_req_allowlist[0]: {value!r} is not an address or network", "IPv4 or IPv6 address or CIDR network")
       for value in ("10.0.0.256", "example.com", "10.0.0.0/33", "", "10.0.0.0/8 ", 167772160, None, ["10.0.0.1"])],
     ({"allowlist": ["10.0.0.0/8", "10.1.0.0/8"]}, "nginx_limit_req_allowlist[1]: '10.1.0.0/8' is 10.0.0.0/8",
@@ -339,3 +345,25 @@ def test_states_follow_the_size(config):
     for zone in rendered["conn_zones"]:
         assert zone["states"] == zone["size_bytes"] // 64
     assert _unique_lower([z["name"] for z in rendered["zones"] + rendered["conn_zones"]])
+
+
+def test_numbers_past_what_nginx_parses_are_refused_with_the_range():
+    # The three values of issue 20: nginx would refuse the size ("invalid zone size") and the rate ("invalid rate");
+    # the burst it would multiply by 1000 past 64 bits.
+    assert refusal(zones=[{**ZONE, "rate": "99999999999999999999r/s"}]) == (
+        f"{Z} key 'rate': '99999999999999999999r/s' is more than nginx can hold (it keeps the rate in thousandths, in a "
+        "64-bit integer); expected 1..9223372036854775 requests, like 5r/s or 30r/m")
+    assert refusal(zones=[{**ZONE, "size": "9999999999999m"}]) == (
+        f"{Z} key 'size': '9999999999999m' is 10485759999998951424 bytes, more than nginx reads as a size; expected an nginx "
+        "size: bytes or a whole number with k or m, like 32k, 250k, 1m or 10M, at least 32k, at most 8796093022207m "
+        "(9223372036854775807 bytes)")
+    assert refusal(locations=[location(limit_req=[{"zone": "perip", "burst": 10**20}])]) == (
+        f"{L} limit_req[0] key 'burst': 100000000000000000000 is not an integer 0..9223372036854775")
+
+
+def test_the_largest_numbers_nginx_parses_still_render():
+    config = build_config(zones=[{"name": "perip", "rate": "9223372036854775r/m", "size": "8796093022207m"}],
+                          locations=[location(limit_req=[{"zone": "perip", "burst": 9223372036854775,
+                                                          "delay": 9223372036854775}])])
+    assert config["http"][0] == "limit_req_zone $binary_remote_addr zone=perip:8796093022207m rate=9223372036854775r/m;"
+    assert config["locations"][0]["lines"] == ["limit_req zone=perip burst=9223372036854775 delay=9223372036854775;"]

@@ -5,8 +5,8 @@ their tests share these cases and add their own (a missing summary, a bad entry)
 """
 
 WITHOUT_SERVICES = [
-    (None, "input: NoneType without a 'services' mapping"),
-    ([], "input: list without a 'services' mapping"),
-    ({}, "input: dict without a 'services' mapping"),
-    ({"services": []}, "input: dict without a 'services' mapping"),
+    (None, "input is empty (null), with no 'services' mapping"),
+    ([], "input is a list, with no 'services' mapping"),
+    ({}, "input is a mapping, with no 'services' mapping"),
+    ({"services": []}, "input is a mapping, with no 'services' mapping"),
 ]

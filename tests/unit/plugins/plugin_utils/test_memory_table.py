@@ -76,7 +76,7 @@ def test_warnings_are_the_last_lines():
 def test_non_plans_are_refused_naming_the_key(plan, fragment):
     with pytest.raises(MemoryBudgetError) as caught:
         render_table(plan)
-    assert str(caught.value).startswith("memory_budget_table: input: ")
+    assert str(caught.value).startswith("memory_budget_table: input")
     assert fragment in str(caught.value)
 
 

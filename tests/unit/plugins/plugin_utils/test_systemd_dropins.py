@@ -175,7 +175,7 @@ def test_dropin_of_a_single_entry():
     WITHOUT_SERVICES + [
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {"x": {}}, "summary": build_plan(FACTS, [])["summary"]}, "service 'x': key 'name' is missing"),
-        ({"services": {"x": None}, "summary": build_plan(FACTS, [])["summary"]}, "service 'x': NoneType is not a plan entry"),
+        ({"services": {"x": None}, "summary": build_plan(FACTS, [])["summary"]}, "service 'x' is empty (null), not a plan entry"),
     ],
 )
 def test_not_a_plan_is_refused_naming_the_key(plan, fragment):
