@@ -71,7 +71,8 @@ def test_the_code_has_what_the_test_reads():
 def test_every_collection_name_in_the_prose_exists(path):
     text = path.read_text(encoding="utf-8")
     named = set(re.findall(r"smallvps\.hardening\.([A-Za-z0-9_]+)", text))
-    assert named - EVERYTHING == set(), f"{_relative(path)} names smallvps.hardening.X that is no role, filter, module or playbook"
+    assert named - EVERYTHING == set(), (
+        f"{_relative(path)} names smallvps.hardening.X that is no role, filter, module or playbook")
     paths = set(re.findall(r"\broles/([A-Za-z0-9_]+)", text))
     assert paths - ROLES == set(), f"{_relative(path)} names roles/X that does not exist"
 

@@ -65,9 +65,9 @@ def test_traefik_opens_only_its_web_entry_point():
     version = {"version": "3.3.5"} if "version" in inspect.signature(traefik_config).parameters else {}
     static = traefik_config(d["traefik_address"], [f"http://{UPSTREAM}"], d["traefik_responding_timeouts"],
                             d["traefik_forwarding_timeouts"], d["traefik_max_header_bytes"],
-                            d["traefik_max_idle_conns_per_host"], d["traefik_compress"], d["traefik_compress_encodings"],
-                            d["traefik_file_watch"], "/etc/traefik/dynamic.yml", d["traefik_router_rule"],
-                            d["traefik_log_level"], **version)["static"]
+                            d["traefik_max_idle_conns_per_host"], d["traefik_compress"],
+                            d["traefik_compress_encodings"], d["traefik_file_watch"], "/etc/traefik/dynamic.yml",
+                            d["traefik_router_rule"], d["traefik_log_level"], **version)["static"]
     # api (and its dashboard), metrics and ping each add a listener (the `traefik` entry point, :8080) when present.
     assert {"api", "metrics", "ping"} & set(static) == set()
     assert {name: point["address"] for name, point in static["entryPoints"].items()} == {"web": ":80"}
@@ -81,7 +81,8 @@ def test_haproxy_runtime_api_is_a_unix_socket_and_there_is_no_stats_page():
         timeouts=d["haproxy_timeouts"], http2=d["haproxy_http2"], hard_stop_after=d["haproxy_hard_stop_after"])
     every_line = [line for section in ("global", "defaults", "frontend", "backend") for line in config[section]]
     stats = [line for line in every_line if line.startswith("stats")]
-    assert stats == ["stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners", "stats timeout 30s"]
+    assert stats == ["stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners",
+                     "stats timeout 30s"]
     assert [line for line in every_line if line.startswith("bind")] == ["bind *:80"]
 
 

@@ -31,8 +31,9 @@ PLAYBOOK = """
 def test_extra_vars_zram_size_is_planned(tmp_path):
     playbook = tmp_path / "plan.yml"
     playbook.write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"), ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
+               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOCALHOST_WARNING="False",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     result = subprocess.run(
         ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook),
          "-e", "swap_backend=zram", "-e", "swap_zram_size_mb=512"],
