@@ -16,8 +16,17 @@ description:
     and a load-balanced service to the upstreams, a compress middleware with C(encodings)).
   - Only keys Traefik v3 defines are emitted; the collection's unit tests validate every output against
     SchemaStore's Traefik v3 schemas. Every refusal starts with the role variable.
+  - Durations are Go durations of at most 2562047h; ports are 1 to 65535.
 positional: upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host, compress, encodings, file_watch, dynamic_path, rule, log_level
 options:
+  version:
+    description:
+      - The Traefik release the files are for (C(traefik_version)), C(major.minor.patch).
+      - Refused when it is older than the first release that reads every key the files set (Traefik exits at start
+        on a key it does not know); C(entryPoints.web.http.maxHeaderBytes) and the compress middleware's
+        C(encodings) need 3.2.0.
+    type: str
+    required: true
   _input:
     description: The entry point address (C(traefik_address)), for example C(:80).
     type: str
@@ -75,7 +84,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     traefik_files: >-
       {{ ':80' | smallvps.hardening.traefik_config(['http://127.0.0.1:8000'], {'idleTimeout': '90s'},
-         {'idleConnTimeout': '30s'}, 32768, 8) }}
+         {'idleConnTimeout': '30s'}, 32768, 8, version='3.3.5') }}
 """
 
 RETURN = r"""
@@ -89,6 +98,14 @@ _value:
     dynamic:
       description: The file provider's dynamic configuration.
       type: dict
+    required_version:
+      description: The oldest Traefik release that reads every key of the two files.
+      type: str
+      sample: 3.2.0
+    recommended_version:
+      description: The release below which the role warns (3.3.5, where the compress middleware's default order puts gzip first).
+      type: str
+      sample: 3.3.5
 """
 
 from ansible_collections.smallvps.hardening.plugins.module_utils.traefik_config import TraefikConfigError, build_config
@@ -98,9 +115,10 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors i
 @as_filter_errors(TraefikConfigError)
 def traefik_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host,
                    compress=True, encodings=("gzip",), file_watch=False, dynamic_path="/etc/traefik/dynamic.yml",
-                   rule="PathPrefix(`/`)", log_level="INFO"):
+                   rule="PathPrefix(`/`)", log_level="INFO", version=None):
     return build_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes,
-                        max_idle_conns_per_host, compress, list(encodings), file_watch, dynamic_path, rule, log_level)
+                        max_idle_conns_per_host, compress, list(encodings), file_watch, dynamic_path, rule, log_level,
+                        version=version)
 
 
 class FilterModule:

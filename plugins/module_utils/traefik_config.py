@@ -2,13 +2,14 @@
 # MIT License (see LICENSE)
 """The traefik role's variables, checked, as Traefik v3's static and dynamic (file provider)
 configuration. Only keys upstream defines are emitted (UPSTREAM.md, "Traefik v3"); the unit
-tests validate every output against SchemaStore's v3 schemas."""
+tests validate every output against SchemaStore's v3 schemas. KEY_VERSIONS says which Traefik
+release first reads each key: a render for an older one is refused, naming the key."""
 
 from __future__ import annotations
 
 import re
 
-from .variable_checks import is_int, mapping
+from .variable_checks import duration_within_go, is_int, mapping, port_in_range
 
 # Go's time.ParseDuration forms: 10s, 1m30s, 500ms.
 _DURATION = re.compile(r"(?:[0-9]+(?:ns|us|ms|s|m|h))+")
@@ -21,13 +22,93 @@ FORWARDING_KEYS = ("dialTimeout", "responseHeaderTimeout", "idleConnTimeout")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
 # Upstream's default is 200 idle connections per host, each holding ~128 KiB of buffers.
 MAX_IDLE_CONNS_PER_HOST = 200
-_UPSTREAM = re.compile(r"https?://(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}/?")
+_UPSTREAM = re.compile(r"https?://(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})/?")
 UPSTREAM_FORM = "http://host:port, for example http://127.0.0.1:8000"
-_ADDRESS = re.compile(r"(?:[0-9.]+|\[[0-9A-Fa-f:]+\])?:[0-9]{1,5}")
+_ADDRESS = re.compile(r"(?:[0-9.]+|\[[0-9A-Fa-f:]+\])?:([0-9]{1,5})")
+ADDRESS_FORM = "':80', '127.0.0.1:8081' or '[::1]:8081'"
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)")
+
+# Every key path build_config can emit ('*': a name the role chooses, '[]': each item of a list; a mapping only when
+# it is written empty, as a timeouts mapping can be) and the first
+# Traefik release that reads it. Traefik exits at start on a static key it does not know ("field not found"), so
+# the version the role installs must be at least the newest of these among the keys a render emits. Checked
+# against Traefik's own sources (pkg/config/static, pkg/config/dynamic) at the v3.0.0 and v3.2.0 tags.
+KEY_VERSIONS = {
+    "static": {
+        "entryPoints.*.address": "3.0.0",
+        "entryPoints.*.transport.respondingTimeouts": "3.0.0",
+        "entryPoints.*.transport.respondingTimeouts.readTimeout": "3.0.0",
+        "entryPoints.*.transport.respondingTimeouts.writeTimeout": "3.0.0",
+        "entryPoints.*.transport.respondingTimeouts.idleTimeout": "3.0.0",
+        "entryPoints.*.http.maxHeaderBytes": "3.2.0",
+        "serversTransport.maxIdleConnsPerHost": "3.0.0",
+        "serversTransport.forwardingTimeouts": "3.0.0",
+        "serversTransport.forwardingTimeouts.dialTimeout": "3.0.0",
+        "serversTransport.forwardingTimeouts.responseHeaderTimeout": "3.0.0",
+        "serversTransport.forwardingTimeouts.idleConnTimeout": "3.0.0",
+        "providers.file.filename": "3.0.0",
+        "providers.file.watch": "3.0.0",
+        "log.level": "3.0.0",
+    },
+    "dynamic": {
+        "http.routers.*.rule": "3.0.0",
+        "http.routers.*.entryPoints": "3.0.0",
+        "http.routers.*.service": "3.0.0",
+        "http.routers.*.middlewares": "3.0.0",
+        "http.services.*.loadBalancer.servers[].url": "3.0.0",
+        "http.middlewares.*.compress.encodings": "3.2.0",
+    },
+}
+# Below this, the compress middleware prefers zstd and br when `encodings` is unset (3.2.0-3.3.4): the role always
+# sets it, but a middleware the user adds would not; the role warns.
+RECOMMENDED_VERSION = "3.3.5"
+# The maps whose keys are names the role (or the user) chooses, not Traefik's own keys.
+_NAMED = {"static": ("entryPoints",), "dynamic": ("http.routers", "http.services", "http.middlewares")}
 
 
 class TraefikConfigError(ValueError):
     """A traefik role variable Traefik would refuse, or one the collection does not accept."""
+
+
+def version_tuple(version: str) -> tuple:
+    return tuple(int(part) for part in _VERSION.fullmatch(version).groups())
+
+
+def key_paths(document, file: str) -> list:
+    """The key paths of a rendered file, spelt as in KEY_VERSIONS."""
+    paths = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(value, f"{path}.*" if path in _NAMED[file] else f"{path}.{key}" if path else key)
+        elif isinstance(node, list) and any(isinstance(item, dict) for item in node):
+            for item in node:
+                walk(item, f"{path}[]")
+        else:
+            paths.append(path)
+
+    walk(document, "")
+    return sorted(set(paths))
+
+
+def _check_version(version, static: dict, dynamic: dict) -> str:
+    """The oldest Traefik that reads every key of the two files; refuses a `version` older than that."""
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise TraefikConfigError(f"traefik_version: {version!r} is not a release version; expected major.minor.patch, "
+                                 f"like {RECOMMENDED_VERSION}")
+    needs = {}
+    for file, document in (("static", static), ("dynamic", dynamic)):
+        for path in key_paths(document, file):
+            # A path missing from the table is the role's own mistake: KeyError, not a user refusal.
+            needs.setdefault(KEY_VERSIONS[file][path], []).append(path)
+    newest = max(needs, key=version_tuple)
+    if version_tuple(version) < version_tuple(newest):
+        raise TraefikConfigError(f"traefik_version: {version!r} is older than {newest}, the first Traefik that reads "
+                                 f"{' and '.join(needs[newest])}, which this configuration sets (Traefik exits at start on "
+                                 f"a key it does not know); expected {newest} or later, {RECOMMENDED_VERSION} or later "
+                                 "recommended")
+    return newest
 
 
 def _durations(value, variable: str, keys: tuple) -> dict:
@@ -35,7 +116,7 @@ def _durations(value, variable: str, keys: tuple) -> dict:
     for key, duration in mapping(value, variable, TraefikConfigError, keys).items():
         if not isinstance(duration, str) or not _DURATION.fullmatch(duration):
             raise TraefikConfigError(f"{variable} key '{key}': {duration!r} is not {DURATION_FORM}")
-        checked[key] = duration
+        checked[key] = duration_within_go(duration, f"{variable} key '{key}'", TraefikConfigError, DURATION_FORM)
     return checked
 
 
@@ -62,18 +143,22 @@ def _upstreams(value) -> list:
     if not isinstance(value, (list, tuple)) or not value:
         raise TraefikConfigError(f"traefik_upstreams: {value!r} is not a non-empty list; expected a list of {UPSTREAM_FORM}")
     for index, url in enumerate(value):
-        if not isinstance(url, str) or not _UPSTREAM.fullmatch(url):
+        match = _UPSTREAM.fullmatch(url) if isinstance(url, str) else None
+        if not match:
             raise TraefikConfigError(f"traefik_upstreams[{index}]: {url!r} is not an upstream; expected {UPSTREAM_FORM}")
+        port_in_range(match[1], url, f"traefik_upstreams[{index}]", TraefikConfigError, UPSTREAM_FORM)
     return list(value)
 
 
 def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host,
                  compress=True, encodings=("gzip",), file_watch=False, dynamic_path="/etc/traefik/dynamic.yml",
-                 rule="PathPrefix(`/`)", log_level="INFO") -> dict:
-    """{'static': {...}, 'dynamic': {...}}: the two files the role writes, as data."""
-    if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
-        raise TraefikConfigError(f"traefik_address: {address!r} is not an entry point address; expected ':80', "
-                                 "'127.0.0.1:8081' or '[::1]:8081'")
+                 rule="PathPrefix(`/`)", log_level="INFO", *, version) -> dict:
+    """{'static': {...}, 'dynamic': {...}, 'required_version', 'recommended_version'}: the two files the role
+    writes, as data, once `version` (traefik_version) is checked to read every key they set."""
+    address_match = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if not address_match:
+        raise TraefikConfigError(f"traefik_address: {address!r} is not an entry point address; expected {ADDRESS_FORM}")
+    port_in_range(address_match[1], address, "traefik_address", TraefikConfigError, ADDRESS_FORM)
     if not isinstance(file_watch, bool):
         raise TraefikConfigError(f"traefik_file_watch: {file_watch!r} is not a boolean; expected false (no watcher, "
                                  "the role restarts nothing for a new file) or true")
@@ -107,4 +192,6 @@ def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, m
     if compress:
         router["middlewares"] = ["compress"]
         http["middlewares"] = {"compress": {"compress": {"encodings": _encodings(encodings)}}}
-    return {"static": static, "dynamic": {"http": http}}
+    dynamic = {"http": http}
+    required = _check_version(version, static, dynamic)
+    return {"static": static, "dynamic": dynamic, "required_version": required, "recommended_version": RECOMMENDED_VERSION}
