@@ -143,10 +143,11 @@ REFUSALS = [
     ({"timeouts": {"http_request": "5s"}}, "haproxy_timeouts key 'http_request': unknown key", "http-request"),
     *[({"timeouts": {"client": value}}, f"haproxy_timeouts key 'client': {value!r} is not a time",
        "a plain number is milliseconds to HAProxy") for value in (30000, "30000", "1m30s", "0.5s", None, True)],
-    ({"timeouts": {"server": "2147483648ms"}}, "haproxy_timeouts key 'server': '2147483648ms' is more than", "about 24 days"),
+    *[({"timeouts": {"server": value}}, f"haproxy_timeouts key 'server': {value!r} is more than", "about 24 days")
+      for value in ("2147483648ms", "25d")],
     ({"timeouts": {"connect": "0ms"}}, "haproxy_timeouts key 'connect': '0ms' is no time at all", "at least 1ms"),
     # haproxy_port, haproxy_bind_address
-    *[({"port": port}, f"haproxy_port: {port!r} is not a port", "integer 1..65535") for port in (0, 65536, "80", True, None, 80.0)],
+    *[({"port": port}, f"haproxy_port: {port!r} is not a port", "integer 1..65535") for port in (0, 65536, 70000, "80", True, None, 80.0)],
     *[({"bind_address": address}, f"haproxy_bind_address: {address!r} is not an address to listen on",
        "'*' (every IPv4 address), '::' (every IPv6 and IPv4 address)")
       for address in ("", "0.0.0.0:80", "localhost", "10.0.0.256", "[::1]", "fe80::1%eth0", "*:80", None, 80, ["*"])],
@@ -159,7 +160,7 @@ REFUSALS = [
       for value, port in (("127.0.0.1:", ""), ("127.0.0.1:0", "0"), ("127.0.0.1:65536", "65536"), ("127.0.0.1:http", "http"),
                           ("127.0.0.1:+80", "+80"), ("[::1]:80a", "80a"), ("127.0.0.1:800000", "800000"), ("a:8 0", "8 0"))],
     *[({"servers": [value]}, f"{S}[0]: {value!r}: {host!r} is neither an IPv4 address nor a host name", SERVER_FORM)
-      for value, host in (("10.0.0.256:80", "10.0.0.256"), ("10.1:80", "10.1"), ("010.0.0.1:80", "010.0.0.1"), (":8000", ""),
+      for value, host in (("10.0.0.256:80", "10.0.0.256"), ("10.0.0.256:8000", "10.0.0.256"), ("10.1:80", "10.1"), ("010.0.0.1:80", "010.0.0.1"), (":8000", ""),
                           ("-app:80", "-app"), ("app.:80", "app."), ("a b:80", "a b"), ("app/x:80", "app/x"),
                           ("app;:80", "app;"), (f"{'a' * 64}:80", "a" * 64), ("éxample.org:80", "éxample.org"))],
     ({"servers": ["::1:8000"]}, f"{S}[0]: '::1:8000': an IPv6 address needs brackets, like [::1]:8000", SERVER_FORM),

@@ -190,7 +190,7 @@ REFUSALS = [
     *[({"zones": [{**ZONE, "size": size}]}, f"{Z} key 'size': {size!r} is not a size", "like 32k, 250k, 1m or 10M, at least 32k")
       for size in ("1.5m", "1g", "1mb", "10 m", "", "k", True, None, 1.5, "-64k")],
     *[({"zones": [{**ZONE, "size": size}]}, f"{Z} key 'size': {size!r} is {size_bytes} bytes, below the 32k", "at least 32k")
-      for size, size_bytes in (("31k", 31744), (32767, 32767), ("0", 0), (0, 0), (-65536, -65536))],
+      for size, size_bytes in (("31k", 31744), ("16k", 16384), (32767, 32767), ("0", 0), (0, 0), (-65536, -65536))],
     ({"zones": [{**ZONE, "size": "40000"}]}, f"{Z} key 'size': '40000' bytes is not a whole number of KiB", "like 40k"),
     ({"plan_zone_size": "lots"}, f"{Z} key 'size' (the memory plan's limit_req_zone_size): 'lots' is not a size", "at least 32k"),
     ({"plan_zone_size": "16k"}, f"{Z} key 'size' (the memory plan's limit_req_zone_size): '16k' is 16384 bytes", "below the 32k"),
@@ -204,6 +204,8 @@ REFUSALS = [
     # zone names across both lists
     ({"zones": [ZONE, ZONE]}, "nginx_limit_req_zones[1] (perip) key 'name': 'perip' is also the name of nginx_limit_req_zones[0] (perip)",
      "unique across both lists"),
+    ({"zones": [ZONE, {"name": "perip", "rate": "1r/s"}]},  # molecule/app's zone_twice: another rate changes nothing
+     "nginx_limit_req_zones[1] (perip) key 'name': 'perip' is also the name of nginx_limit_req_zones[0] (perip)", "perip"),
     ({"conn_zones": [{"name": "perip", "size": "1m"}]},
      "nginx_limit_req_conn_zones[0] (perip) key 'name': 'perip' is also the name of nginx_limit_req_zones[0] (perip)", "limit_req or limit_conn"),
     ({"conn_zones": [{"name": "PerIP", "size": "1m"}]},
