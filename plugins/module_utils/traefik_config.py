@@ -49,6 +49,8 @@ KEY_VERSIONS = {
         "providers.file.filename": "3.0.0",
         "providers.file.watch": "3.0.0",
         "log.level": "3.0.0",
+        "global.checkNewVersion": "3.0.0",
+        "global.sendAnonymousUsage": "3.0.0",
     },
     "dynamic": {
         "http.routers.*.rule": "3.0.0",
@@ -152,7 +154,7 @@ def _upstreams(value) -> list:
 
 def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host,
                  compress=True, encodings=("gzip",), file_watch=False, dynamic_path="/etc/traefik/dynamic.yml",
-                 rule="PathPrefix(`/`)", log_level="INFO", *, version) -> dict:
+                 rule="PathPrefix(`/`)", log_level="INFO", *, version, check_new_version=False) -> dict:
     """{'static': {...}, 'dynamic': {...}, 'required_version', 'recommended_version'}: the two files the role
     writes, as data, once `version` (traefik_version) is checked to read every key they set."""
     address_match = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
@@ -162,6 +164,9 @@ def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, m
     if not isinstance(file_watch, bool):
         raise TraefikConfigError(f"traefik_file_watch: {file_watch!r} is not a boolean; expected false (no watcher, "
                                  "the role restarts nothing for a new file) or true")
+    if not isinstance(check_new_version, bool):
+        raise TraefikConfigError(f"traefik_check_new_version: {check_new_version!r} is not a boolean; expected false "
+                                 "(Traefik asks its update server for a newer release at start and every day when true)")
     if not isinstance(compress, bool):
         raise TraefikConfigError(f"traefik_compress: {compress!r} is not a boolean; expected true or false")
     if log_level not in LOG_LEVELS:
@@ -185,6 +190,9 @@ def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, m
         },
         "providers": {"file": {"filename": dynamic_path, "watch": file_watch}},
         "log": {"level": log_level},
+        # Traefik asks its update server for a newer release unless told not to; usage statistics are
+        # off upstream and written off so that the file says so.
+        "global": {"checkNewVersion": check_new_version, "sendAnonymousUsage": False},
     }
     router = {"rule": rule, "entryPoints": ["web"], "service": "app"}
     http = {"routers": {"app": router},

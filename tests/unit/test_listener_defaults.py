@@ -63,6 +63,7 @@ def test_traefik_opens_only_its_web_entry_point():
     d = defaults("traefik")
     # traefik_version has no default (the user pins it); the filter gates keys on it where it takes one.
     version = {"version": "3.3.5"} if "version" in inspect.signature(traefik_config).parameters else {}
+    version["check_new_version"] = d["traefik_check_new_version"]
     static = traefik_config(d["traefik_address"], [f"http://{UPSTREAM}"], d["traefik_responding_timeouts"],
                             d["traefik_forwarding_timeouts"], d["traefik_max_header_bytes"],
                             d["traefik_max_idle_conns_per_host"], d["traefik_compress"],
@@ -71,6 +72,8 @@ def test_traefik_opens_only_its_web_entry_point():
     # api (and its dashboard), metrics and ping each add a listener (the `traefik` entry point, :8080) when present.
     assert {"api", "metrics", "ping"} & set(static) == set()
     assert {name: point["address"] for name, point in static["entryPoints"].items()} == {"web": ":80"}
+    # Nothing phones home: no daily update check, no usage statistics.
+    assert static["global"] == {"checkNewVersion": False, "sendAnonymousUsage": False}
 
 
 def test_haproxy_runtime_api_is_a_unix_socket_and_there_is_no_stats_page():

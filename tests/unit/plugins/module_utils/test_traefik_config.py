@@ -37,6 +37,7 @@ VARIABLE_SETS = {
     "every encoding, few timeouts": {"encodings": ["gzip", "zstd", "br"], "responding_timeouts": {"idleTimeout": "30s"},
                                      "forwarding_timeouts": {}},
     "loopback entry point, debug log": {"address": "127.0.0.1:8081", "log_level": "DEBUG", "rule": "Host(`app.example`)"},
+    "update check on": {"check_new_version": True},
     "no timeouts at all, oldest version": {"responding_timeouts": {}, "forwarding_timeouts": {}, "version": "3.2.0"},
     "longest durations, highest ports": {"responding_timeouts": {"readTimeout": "2562047h47m16s854775807ns"},
                                          "forwarding_timeouts": {"dialTimeout": "2562047h"}, "address": ":65535",
@@ -190,3 +191,11 @@ def test_the_roles_version_docs_say_what_the_table_says():
     tasks = (ROOT / "roles/traefik/tasks/validate.yml").read_text() + (ROOT / "roles/traefik/tasks/main.yml").read_text()
     assert "version=traefik_version" in tasks and "traefik_files.recommended_version" in tasks
     assert "3.2.0" not in tasks and RECOMMENDED_VERSION not in tasks
+
+
+def test_the_update_check_is_off_unless_asked_and_usage_statistics_always_off():
+    assert build_config(**GOOD)["static"]["global"] == {"checkNewVersion": False, "sendAnonymousUsage": False}
+    asked = build_config(**GOOD, check_new_version=True)["static"]["global"]
+    assert asked == {"checkNewVersion": True, "sendAnonymousUsage": False}
+    with pytest.raises(TraefikConfigError, match=r"^traefik_check_new_version: 'yes' is not a boolean"):
+        build_config(**GOOD, check_new_version="yes")
