@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .memory_sizes import MIB, MemoryBudgetError
-from .variable_checks import is_int
+from .variable_checks import is_int, kind
 
 FACT_FORMS = (
     "the result of smallvps.hardening.memory_facts (a dict with effective_memory_bytes), "
@@ -92,7 +92,7 @@ def _from_ansible_facts(facts: dict) -> HostFacts:
 def normalize_facts(facts) -> HostFacts:
     """HostFacts from any of the three accepted fact forms (see FACT_FORMS)."""
     if not isinstance(facts, dict):
-        raise MemoryBudgetError(f"memory_budget: facts: input is {type(facts).__name__}, expected {FACT_FORMS}")
+        raise MemoryBudgetError(f"memory_budget: facts: input is {kind(facts)}, expected {FACT_FORMS}")
     if "effective_memory_bytes" not in facts and isinstance(facts.get("smallvps_memory"), dict):
         facts = facts["smallvps_memory"]
     if "effective_memory_bytes" in facts:

@@ -50,7 +50,7 @@ def _to_bytes(value, where: str) -> int:
     if is_int(value):
         return value * MIB
     if not isinstance(value, str) or not value.strip():
-        raise MemoryBudgetError(f"{where}: {value!r} ({type(value).__name__}) is not a size; expected {SIZE_FORM}")
+        raise MemoryBudgetError(f"{where}: {value!r} is not a size; expected {SIZE_FORM}")
     text = value.strip()
     if _DIGITS.match(text):
         return int(text) * MIB

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from .variable_checks import kind
+
 MIB = 1024 * 1024
 
 DEFAULT_BACKEND = "file"
@@ -282,7 +284,7 @@ def swap_plan(
     if not isinstance(memory_facts, dict) or "effective_memory_mb" not in memory_facts:
         raise SwapSizingError(
             "swap: swap_plan expects the smallvps_memory facts of smallvps.hardening.memory_facts "
-            f"(a dict with effective_memory_mb), got {type(memory_facts).__name__}"
+            f"(a dict with effective_memory_mb), got {kind(memory_facts)}"
         )
     if state not in ("present", "absent"):
         raise SwapSizingError(f"swap: swap_state must be present or absent, got {state!r}")

@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.smallvps.hardening.plugins.module_utils import caddy_config, haproxy_config, nginx_limit_req
-from ansible_collections.smallvps.hardening.plugins.module_utils import traefik_config
+from ansible_collections.smallvps.hardening.plugins.module_utils import swap_sizing, traefik_config
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_host import normalize_facts
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import parse_size
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
 
@@ -42,12 +44,15 @@ CASES = {
     "memory_budget_table: input": (lambda: plan_entries(LAZY_LIST, "memory_budget_table"), "is a list, with no 'services'"),
     "memory_budget_table: service 'app'": (lambda: plan_entries({"services": {"app": LAZY_LIST}}, "memory_budget_table"),
                                            "is a list, not a plan entry"),
+    "memory_budget: facts": (lambda: normalize_facts(LAZY_LIST), "input is a list, expected"),
+    "swap: swap_plan expects": (lambda: swap_sizing.swap_plan(LAZY_LIST), "got a list"),
+    "min": (lambda: parse_size(LAZY_LIST, "min"), "['5s'] is not a size"),
 }
 
 
 @pytest.mark.parametrize(("start", "refuse", "words"), [(start, *case) for start, case in CASES.items()], ids=list(CASES))
 def test_ansibles_lazy_type_names_never_reach_a_refusal(start, refuse, words):
-    with pytest.raises((ValueError, MemoryBudgetError)) as refused:
+    with pytest.raises((ValueError, MemoryBudgetError, swap_sizing.SwapSizingError)) as refused:
         refuse()
     message = str(refused.value)
     assert message.startswith(start) and words in message, message

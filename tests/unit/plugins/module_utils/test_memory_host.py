@@ -80,8 +80,8 @@ def test_effective_memory_not_whole_mib_is_floored():
 @pytest.mark.parametrize(
     ("facts", "fragment"),
     [
-        ("1024", "input is str"),
-        (None, "input is NoneType"),
+        ("1024", "input is a string"),
+        (None, "input is empty (null)"),
         ({}, "none of effective_memory_bytes"),
         ({"memory": 1}, "none of effective_memory_bytes"),
         ({"effective_memory_bytes": "1G"}, "key 'effective_memory_bytes'"),
