@@ -14,7 +14,8 @@ description:
     would refuse (or read differently), and returns every line of the role's C(haproxy.cfg) template, by section.
   - Global C(maxconn) and C(tune.bufsize) are the C(maxconn) and C(tune_bufsize) of the plan's C(haproxy.service)
     entry, which P(smallvps.hardening.memory_budget#filter) adds when that service sets C(tune_bufsize); C(maxconn) is the
-    entry's budget less 16 MiB, divided by 2 x C(tune_bufsize) + 20 KiB a connection, 945 for the built-in 64M entry.
+    entry's first limit that acts (C(MemoryHigh) when the entry has one, else its budget) less 16 MiB, divided by
+    2 x C(tune_bufsize) + 20 KiB a connection (945 for the built-in 64M entry).
     No option overrides them.
   - C(nbthread) is the plan's C(summary.cpus) (at most 64) unless O(nbthread) is given.
   - Every refusal fails the task with a message that starts with the role variable (C(haproxy_servers[1]),
