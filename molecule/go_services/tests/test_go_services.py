@@ -6,7 +6,6 @@ environment and serves nothing. These tests then check what the roles control (t
 limits, GOMEMLIMIT, the argv, the files, restarts), never Traefik's or Oathkeeper's behaviour.
 """
 
-import json
 import os
 
 import pytest
@@ -61,13 +60,57 @@ def test_each_service_runs_under_the_plan(host, plan, service):
     assert row["GOMEMLIMIT"].endswith("MiB")
 
 
+def _unit_environment(host, service):
+    """The unit's Environment= as systemd merged it (the role's unit and the plan's drop-in)."""
+    output = _show(host, f"{service}.service", "Environment")["Environment"]
+    return dict(item.split("=", 1) for item in output.split())
+
+
+# What each role puts in its unit's environment beyond HOME and GOMEMLIMIT.
+ROLE_ENVIRONMENT = {"traefik": {}, "oathkeeper": {"SQA_OPT_OUT": "true"},
+                    "capture": {"CAPTURE_MAX_PAGES_PER_CONNECTION": None}}
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_standin_recorded_what_systemd_gave_it(host, service):
-    if not _is_standin(service):
-        pytest.skip(f"{service} is the real binary here: nothing records its argv")
-    record = json.loads(host.file(f"/var/lib/{service}/standin.json").content_string)
-    assert record["pid"] == _pid(host, service)
-    assert record["environment"]["GOMEMLIMIT"] == _environ(host, record["pid"])["GOMEMLIMIT"]
+def test_the_running_process_has_the_environment_the_role_wrote(host, plan, service):
+    """The unit's Environment= (what the roles wrote: GOMEMLIMIT from the plan, the telemetry opt-out, the page
+    limit) and the running process's /proc/PID/environ (what it was given): every variable the unit sets is in
+    the process. The stand-in's own record of its environment is not used: it would only check the stand-in."""
+    unit = _unit_environment(host, service)
+    assert unit["GOMEMLIMIT"] == plan["rows"][service]["GOMEMLIMIT"]
+    assert unit["HOME"] == f"/var/lib/{service}"
+    for name, value in ROLE_ENVIRONMENT[service].items():
+        assert unit[name] == (value or plan["extras"][service]["max_buffered_pages_per_connection"]), (name, unit)
+    assert set(unit) == {"HOME", "GOMEMLIMIT", *ROLE_ENVIRONMENT[service]}, unit
+    environ = _environ(host, _pid(host, service))
+    assert {name: environ.get(name) for name in unit} == unit
+
+
+def test_oathkeeper_listens_on_loopback_and_does_not_phone_home(host):
+    """What the role controls of Oathkeeper's listeners and telemetry: config.yml (serve.api and serve.prometheus on
+    127.0.0.1, the proxy on every address) and SQA_OPT_OUT=true in the unit and the running process. The stand-in
+    serves nothing, so `ss` cannot show Oathkeeper's real binds here: that needs SMALLVPS_OATHKEEPER_BINARY."""
+    config = yaml.safe_load(host.file("/etc/oathkeeper/config.yml").content_string)
+    assert config["serve"]["api"] == {"host": "127.0.0.1", "port": 4456}
+    assert config["serve"]["prometheus"] == {"host": "127.0.0.1", "port": 9000}
+    assert "host" not in config["serve"]["proxy"] and config["serve"]["proxy"]["port"] == 4455
+    assert _unit_environment(host, "oathkeeper")["SQA_OPT_OUT"] == "true"
+    assert _environ(host, _pid(host, "oathkeeper"))["SQA_OPT_OUT"] == "true"
+
+
+def test_an_exposed_listener_is_accepted_with_its_opt_in_and_warned_about(host, ansible_playbook):
+    """In check mode: the opt-in lets the role through with one warning naming it, and nothing changes."""
+    before = _files_and_pids(host)
+    run = ansible_playbook("smallvps.hardening.site", {"oathkeeper_prometheus_host": "0.0.0.0",
+                                                      "oathkeeper_prometheus_expose": True},
+                           check=True, tags="oathkeeper", as_json=True)
+    assert run.returncode == 0, run.output
+    warnings = [w for play in run.json["plays"] for task in play["tasks"]
+                for w in task["hosts"].get("smallvps-go", {}).get("warnings", []) if w.startswith("oathkeeper: ")]
+    assert warnings == ["oathkeeper: the Prometheus endpoint (request metrics; no authentication) listens on 0.0.0.0 "
+                        "port 9000 (oathkeeper_prometheus_expose: true); anyone who reaches it can use it, so firewall "
+                        "it"], warnings
+    assert _files_and_pids(host) == before
 
 
 def test_traefik_argv_and_files(host):
@@ -100,9 +143,6 @@ def test_the_capture_daemon_gets_the_plans_page_limits(host, plan):
     pid = _pid(host, "capture")
     assert _argv(host, pid)[-3:] == ["--interface", "lo", f"--max-pages-total={extras['max_buffered_pages_total']}"]
     assert _environ(host, pid)["CAPTURE_MAX_PAGES_PER_CONNECTION"] == extras["max_buffered_pages_per_connection"]
-    record = json.loads(host.file("/var/lib/capture/standin.json").content_string)
-    assert record["environment"]["CAPTURE_MAX_PAGES_PER_CONNECTION"] == extras["max_buffered_pages_per_connection"]
-    print(f"capture: argv {record['argv']}, environment {record['environment']}")
 
 
 def test_a_new_traefik_file_restarts_it_or_warns(host, ansible_playbook):
@@ -127,16 +167,13 @@ REFUSALS = {
                         "traefik_compress_encodings[1]: 'deflate' is not an encoding Traefik has"),
     "traefik_unknown_timeout": (["traefik"], {"traefik_responding_timeouts": {"readTimeouts": "60s"}},
                                 "traefik_responding_timeouts key 'readTimeouts': unknown key"),
-    "traefik_old": (["traefik"], {"traefik_version": "3.1.4"}, "traefik_compress: Traefik 3.1.4 has no `encodings`"),
+    "traefik_old": (["traefik"], {"traefik_version": "3.1.4"},
+                    "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
     "traefik_sha256": (["traefik"], {"traefik_version": "3.3.6", "traefik_sha256": "1" * 64}, "traefik_sha256:"),
-    "oathkeeper_max_idle_conns": (["oathkeeper"], {"oathkeeper_proxy_timeouts": {"max_idle_conns": "100"}},
-                                  "oathkeeper_proxy_timeouts key 'max_idle_conns': unknown key"),
-    "oathkeeper_cleanup_interval": (["oathkeeper"], {"oathkeeper_authenticators": {"oauth2_introspection": {
-        "introspection_url": "http://127.0.0.1:4445/x", "cache": {"cleanup_interval": "1m"}}}},
-        "oathkeeper_authenticators.oauth2_introspection key 'cache' key 'cleanup_interval': refused"),
-    "oathkeeper_max_cost_zero": (["oathkeeper"], {"oathkeeper_authenticators": {"oauth2_introspection": {
-        "introspection_url": "http://127.0.0.1:4445/x", "cache": {"max_cost": 0}}}},
-        "oathkeeper_authenticators.oauth2_introspection key 'cache' key 'max_cost': refused; the memory plan sets it"),
+    # The Oathkeeper filter's refusals are unit-tested (tests/unit/plugins/module_utils/test_oathkeeper_config.py);
+    # this one proves the role hands its variables to the filter and that a refusal changes nothing on the host.
+    "oathkeeper_prometheus_everywhere": (["oathkeeper"], {"oathkeeper_prometheus_host": "0.0.0.0"},
+                                         "oathkeeper_prometheus_host: '0.0.0.0' is not a loopback address"),
     "reassembly_share_above_cap": (["traefik"], {"smallvps_services": [
         {"name": "traefik", "tier": 1, "runtime": "go", "min": "64M", "max": "128M"},
         {"name": "oathkeeper", "tier": 1, "runtime": "go", "min": "64M", "max": "96M", "introspection_cache": True},
