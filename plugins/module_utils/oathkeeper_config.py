@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .variable_checks import is_int, mapping
+from .variable_checks import duration_within_go, is_int, mapping
 
 # Oathkeeper's own duration pattern (one number, one unit).
 _DURATION = re.compile(r"[0-9]+(?:ns|us|ms|s|m|h)")
@@ -76,7 +76,8 @@ class OathkeeperConfigError(ValueError):
 def _duration(value, where: str) -> str:
     if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise OathkeeperConfigError(f"{where}: {value!r} is not {DURATION_FORM}")
-    return value
+    # Oathkeeper reads it with Go's time.ParseDuration, which refuses more than 2^63-1 ns.
+    return duration_within_go(value, where, OathkeeperConfigError, DURATION_FORM)
 
 
 def _port(value, where: str) -> int:

@@ -252,6 +252,17 @@ REFUSALS = {
         "oathkeeper_authorizers.remote_json key 'cache': refused",
     ),
     "1m30s": ({"proxy_timeouts": {"read": "1m30s"}}, "oathkeeper_proxy_timeouts key 'read': '1m30s' is not a duration"),
+    "a timeout past Go's durations": (
+        {"proxy_timeouts": {"write": "9999999999h"}},
+        "oathkeeper_proxy_timeouts key 'write': '9999999999h' is longer than the longest duration Go reads",
+    ),
+    "a cache ttl past Go's durations": (
+        {
+            "authenticators": {"oauth2_introspection": {**INTROSPECTION, "cache": {"ttl": "2562048h"}}},
+            "introspection_max_cost": 1,
+        },
+        "oathkeeper_authenticators.oauth2_introspection key 'cache' key 'ttl': '2562048h' is longer than the longest",
+    ),
     "port 0": ({"proxy_port": 0}, "oathkeeper_proxy_port: 0 is not a port"),
     "prometheus port 65536": ({"prometheus_port": 65536}, "oathkeeper_prometheus_port: 65536 is not a port"),
     "INFO": ({"log_level": "INFO"}, "oathkeeper_log_level: 'INFO' is not a level"),
@@ -343,6 +354,11 @@ def test_refusals_name_the_variable(changes, starts):
     assert str(refused.value).startswith(starts)
     # What was expected, in the user's words: never a Python type name (_AnsibleLazyTemplateDict, list, str).
     assert "(list)" not in str(refused.value) and "(str)" not in str(refused.value)
+
+
+def test_the_longest_duration_go_reads_is_accepted():
+    config = build_config(proxy_timeouts={"read": "2562047h", "write": "9223372036854775807ns", "idle": "120s"})
+    assert config["serve"]["proxy"]["timeout"]["read"] == "2562047h"
 
 
 def test_telemetry_is_the_roles_to_set():
