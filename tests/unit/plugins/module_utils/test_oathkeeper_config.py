@@ -373,3 +373,36 @@ def test_telemetry_is_the_roles_to_set():
     with pytest.raises(OathkeeperConfigError) as refused:
         check_environment({}, "no")
     assert str(refused.value) == "oathkeeper_telemetry_enabled: 'no' is not a boolean; expected true or false"
+
+
+class _AnsibleLazyTemplateDict(dict):
+    """Named as ansible-core 2.19's own: its class name must never reach a refusal."""
+
+
+class _AnsibleLazyTemplateList(list):
+    """Named as ansible-core 2.19's own: its class name must never reach a refusal."""
+
+
+LAZY_CASES = {
+    "oathkeeper_authenticators: ['noop'] is a list, not a mapping": {
+        "authenticators": _AnsibleLazyTemplateList(["noop"])
+    },
+    "oathkeeper_authenticators.noop: ['x'] is a list, not a mapping": {
+        "authenticators": _AnsibleLazyTemplateDict(noop=_AnsibleLazyTemplateList(["x"]))
+    },
+    "oathkeeper_proxy_timeouts: ['5s'] is a list, not a mapping": {"proxy_timeouts": _AnsibleLazyTemplateList(["5s"])},
+    "oathkeeper_authenticators.oauth2_introspection key 'cache': [] is a list, not a mapping": {
+        "authenticators": {"oauth2_introspection": {**INTROSPECTION, "cache": _AnsibleLazyTemplateList()}},
+        "introspection_max_cost": 1,
+    },
+    "oathkeeper_api_host: {'a': 1} is not a host": {"api_host": _AnsibleLazyTemplateDict(a=1)},
+}
+
+
+@pytest.mark.parametrize(("starts", "changes"), LAZY_CASES.items(), ids=list(LAZY_CASES))
+def test_ansibles_lazy_type_names_never_reach_a_refusal(starts, changes):
+    with pytest.raises(OathkeeperConfigError) as refused:
+        build_config(**changes)
+    message = str(refused.value)
+    assert message.startswith(starts), message
+    assert "_Ansible" not in message and "Lazy" not in message, message

@@ -188,3 +188,15 @@ def test_ids_are_unique():
     with pytest.raises(OathkeeperConfigError) as refused:
         _files([APP, dict(APP)])
     assert str(refused.value).startswith("oathkeeper_access_rules[1] key 'id': 'app' is not a unique id")
+
+
+class _AnsibleLazyTemplateList(list):
+    """Named as ansible-core 2.19's own: its class name must never reach a refusal."""
+
+
+def test_ansibles_lazy_type_names_never_reach_a_refusal():
+    with pytest.raises(OathkeeperConfigError) as refused:
+        _files([_AnsibleLazyTemplateList(["app"])])
+    message = str(refused.value)
+    assert message.startswith("oathkeeper_access_rules[0]: ['app'] is a list, not a mapping; expected a rule"), message
+    assert "_Ansible" not in message and "Lazy" not in message, message
