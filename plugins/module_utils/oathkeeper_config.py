@@ -117,7 +117,7 @@ def _host(value, what: str, expose) -> str:
     _bool(expose, opt_in)
     if not isinstance(value, str) or value and not (_is_address(value) or _HOSTNAME.fullmatch(value)):
         raise OathkeeperConfigError(
-            f"{variable}: {value!r} is not a host; expected an IP address or a host name, " "such as 127.0.0.1"
+            f"{variable}: {value!r} is not a host; expected an IP address or a host name, such as 127.0.0.1"
         )
     if not _is_loopback(value) and not expose:
         where = "every interface (an empty host)" if value == "" else "not a loopback address"
@@ -246,7 +246,7 @@ def build_config(
         for name, raw in checked_mapping(
             authenticators,
             "oathkeeper_authenticators",
-            "a mapping of handler names to their " "fields, such as {noop: {}}",
+            "a mapping of handler names to their fields, such as {noop: {}}",
         ).items()
         if name in CACHED
     )

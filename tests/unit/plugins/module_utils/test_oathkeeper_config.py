@@ -161,7 +161,7 @@ def test_a_disabled_handler_is_checked_but_written_without_config():
     with pytest.raises(OathkeeperConfigError) as refused:
         build_config(authenticators={"noop": {}, "oauth2_introspection": {"enabled": False, "introspection_url": "x"}})
     assert str(refused.value).startswith(
-        "oathkeeper_authenticators.oauth2_introspection key 'introspection_url': 'x' " "is not an http(s) URL"
+        "oathkeeper_authenticators.oauth2_introspection key 'introspection_url': 'x' is not an http(s) URL"
     )
 
 
@@ -273,7 +273,7 @@ REFUSALS = {
     ),
     "no authorizer": (
         {"authorizers": {}},
-        "oathkeeper_authorizers: no handler; expected at least one enabled handler, " "such as {allow: {}}",
+        "oathkeeper_authorizers: no handler; expected at least one enabled handler, such as {allow: {}}",
     ),
     "no mutator": ({"mutators": {}}, "oathkeeper_mutators: no handler; expected at least one enabled handler"),
     "every mutator disabled": (
@@ -291,7 +291,7 @@ REFUSALS = {
     ),
     "remote with a space": (
         {"authorizers": {"remote_json": {"remote": "http://127.0.0.1:4466/a b", "payload": "{}"}}},
-        "oathkeeper_authorizers.remote_json key 'remote': 'http://127.0.0.1:4466/a b' is not an " "http(s) URL",
+        "oathkeeper_authorizers.remote_json key 'remote': 'http://127.0.0.1:4466/a b' is not an http(s) URL",
     ),
     "token_url without a host": (
         {

@@ -134,17 +134,17 @@ REFUSALS = {
     "a disabled authorizer": (
         {**APP, "authorizer": "deny"},
         MIXED,
-        "oathkeeper_access_rules[0] key 'authorizer': 'deny' is disabled (enabled: false in " "oathkeeper_authorizers)",
+        "oathkeeper_access_rules[0] key 'authorizer': 'deny' is disabled (enabled: false in oathkeeper_authorizers)",
     ),
     "a disabled mutator": (
         {**APP, "mutators": ["header"]},
         MIXED,
-        "oathkeeper_access_rules[0] key 'mutators': 'header' is disabled (enabled: false in " "oathkeeper_mutators)",
+        "oathkeeper_access_rules[0] key 'mutators': 'header' is disabled (enabled: false in oathkeeper_mutators)",
     ),
     "an unconfigured authorizer": (
         {**APP, "authorizer": "deny"},
         {},
-        "oathkeeper_access_rules[0] key 'authorizer': 'deny'; expected one of the enabled " "authorizers: allow",
+        "oathkeeper_access_rules[0] key 'authorizer': 'deny'; expected one of the enabled authorizers: allow",
     ),
     "an upstream with a newline": (
         {**APP, "upstream": "http://127.0.0.1:8000\n"},
@@ -166,7 +166,7 @@ REFUSALS = {
     "a match url that is not one": (
         {**APP, "url": "x"},
         {},
-        "oathkeeper_access_rules[0] key 'url': 'x' is not an http(s) " "match pattern",
+        "oathkeeper_access_rules[0] key 'url': 'x' is not an http(s) match pattern",
     ),
     "a handler name that is a list": (
         {**APP, "authorizer": ["allow"]},
