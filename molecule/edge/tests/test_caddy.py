@@ -1,7 +1,8 @@
 """Caddy on the edge hosts: smallvps-edge runs upstream's 2.11.7 (a pinned binary from the
-controller), smallvps-edge-pkg Debian's 2.6.2 (the package). Both proxy :80 to the backend on
-127.0.0.1:8000. Load runs inside the host against its own loopback (wrk, smallvps-load), and
-every figure is printed. Tests that change the host come last.
+controller), smallvps-edge-pkg Debian's 2.6.2 (the package). Both proxy to the backend on
+127.0.0.1:8000, smallvps-edge from :80, smallvps-edge-pkg (the composed box, where nginx has :80)
+from :8081. Load runs inside the host against its own loopback (wrk, smallvps-load), and every
+figure is printed. Tests that change the host come last.
 """
 
 import json
@@ -13,6 +14,9 @@ import pytest
 MIB = 1024 * 1024
 UPSTREAM = "smallvps-edge"
 PACKAGE = "smallvps-edge-pkg"
+# Where each host's Caddy listens, and the GOMEMLIMIT its plan gives it (128M and 96M MemoryMax).
+PORT = {UPSTREAM: 80, PACKAGE: 8081}
+GOMEMLIMIT = {UPSTREAM: "115MiB", PACKAGE: "86MiB"}
 
 
 def _show(host, unit, *props):
@@ -36,7 +40,7 @@ def _only_on(host, name, why):
 
 
 def test_caddy_proxies_to_the_backend(host):
-    response = host.run("curl -s -i http://127.0.0.1/")
+    response = host.run(f"curl -s -i http://127.0.0.1:{PORT[host.backend.get_hostname()]}/")
     assert response.rc == 0, response.stderr
     assert response.stdout.endswith("\r\n\r\nbackend\n")
     # Caddy 2.11 says Via: 1.0 Caddy, 2.6 Server: Caddy.
@@ -51,7 +55,7 @@ def test_caddy_runs_under_the_plan(host, plan):
     assert (props["Restart"], props["User"], props["ActiveState"]) == ("always", "caddy", "active")
     assert "cap_net_bind_service" in props["AmbientCapabilities"]
     # What Go read at start, not what a file says.
-    assert _environ(host, _pid(host))["GOMEMLIMIT"] == row["GOMEMLIMIT"] == "115MiB"
+    assert _environ(host, _pid(host))["GOMEMLIMIT"] == row["GOMEMLIMIT"] == GOMEMLIMIT[host.backend.get_hostname()]
     # Port 80 without root: the capability, not the user.
     assert host.check_output(f"ps -o user= -p {_pid(host)}").strip() == "caddy"
 
@@ -62,21 +66,6 @@ def test_upstream_binary_is_the_pinned_one(host):
     assert host.file(binary).sha256sum == "678ade3bfc088749c81a681adc603333ee0bb023b6a6cfe3c0f58bef8ff854e9"
     assert host.check_output(f"tr '\\0' ' ' < /proc/{_pid(host)}/cmdline").split()[0] == binary
     assert host.check_output(f"{binary} version").startswith("v2.11.7 ")
-
-
-def test_old_caddy_is_warned_about_and_a_dry_run_changes_nothing(host, ansible_playbook):
-    # The upstream 2.11.7 host's dry run (no warning, 0 changed) is molecule's own check and idempotence steps.
-    _only_on(host, PACKAGE, "Debian's caddy 2.6.2 is there; the 2.11.7 host gives no such warning (molecule's check step)")
-    name = host.backend.get_hostname()
-    result = ansible_playbook("smallvps.hardening.site", check=True, tags="caddy", as_json=True, limit=name)
-    assert result.returncode == 0, result.output
-    assert result.json["stats"][name]["changed"] == 0
-    warnings = [w for play in result.json["plays"] for task in play["tasks"] if name in task["hosts"]
-                for w in task["hosts"][name].get("warnings", [])]
-    no_automemlimit = [w for w in warnings if "older than 2.10.0" in w]
-    print(f"{name}: warnings {no_automemlimit}")
-    assert len(no_automemlimit) == 1 and no_automemlimit[0].startswith("caddy: 2.6.2 is older than 2.10.0")
-    assert "GOMEMLIMIT=115MiB" in no_automemlimit[0]
 
 
 def _peaks(host, unit):
@@ -137,16 +126,25 @@ def test_caddy_memory_with_and_without_the_plans_limits(host, plan, caddy_withou
     assert limited["cgroup_peak_MiB"] < memory_max_mib
     # A heavier load: what the uncapped one takes, and what happens to the capped one.
     restarts = int(_show(host, "caddy.service", "NRestarts")["NRestarts"])
+    since = host.check_output("date +%s")
     heavy = {"plan limits": {"heavy 3000 connections": _wrk(host, 80, 3000)}}
     # Killed at its cap (Restart=always, RestartSec=3) or never past it: wait for it to be back.
     for _ in range(100):
         if _pid(host) and host.run("curl -sf -o /dev/null http://127.0.0.1/").rc == 0:
             break
         time.sleep(0.2)
-    heavy["plan limits"]["killed_at_MemoryMax_and_restarted"] = int(_show(host, "caddy.service", "NRestarts")["NRestarts"]) - restarts
+    killed = host.check_output(f"journalctl -u caddy.service --since @{since} -o cat --no-pager "
+                               "| grep -c 'Main process exited, code=killed, status=9/KILL' || true")
+    heavy["plan limits"]["killed_at_MemoryMax"] = int(killed)
+    heavy["plan limits"]["restarted"] = int(_show(host, "caddy.service", "NRestarts")["NRestarts"]) - restarts
     heavy["no limits"] = {"heavy 3000 connections": _wrk(host, 8082, 3000)}
     heavy["no limits"].update(_peaks(host, caddy_without_limits))
     print(json.dumps(heavy, indent=1))
-    # Whatever it took, the capped Caddy is up and serving afterwards: never a hang, and the host kept its memory.
+    # What docs/front-proxies.md says of this load: the capped Caddy is SIGKILLed (the memory cgroup's OOM killer;
+    # nothing else here sends SIGKILL) and restarted by systemd, and serves afterwards; the uncapped one goes past
+    # the cap the plan would have set. The counts and peaks vary from run to run; these do not.
+    assert heavy["plan limits"]["killed_at_MemoryMax"] >= 1, heavy
+    assert heavy["plan limits"]["restarted"] >= 1, heavy
+    assert heavy["no limits"]["cgroup_peak_MiB"] > memory_max_mib, heavy
     assert _show(host, "caddy.service", "ActiveState")["ActiveState"] == "active"
     assert host.run("curl -sf -o /dev/null http://127.0.0.1/").rc == 0

@@ -83,6 +83,8 @@ def edge_haproxy(host):
                                           capture_output=True, text=True, check=True, timeout=120).stdout)
     if host.backend.get_hostname() not in inventory.get("edge_haproxy", {}).get("hosts", []):
         pytest.skip("haproxy runs on the hosts of the group edge_haproxy only")
+    if host.backend.get_hostname() == "smallvps-edge-pkg":
+        pytest.skip("the composed box's haproxy is test_composed.py's: these tests measure smallvps-edge's")
 
 
 @pytest.fixture
@@ -149,13 +151,6 @@ def _load_report(host, seconds):
     report = json.loads(host.file(LOAD_REPORT).content_string)
     print(f"load: sent {report['sent']}, status {report['status']}, errors {report['errors']}, max_lag {report['max_lag']} s")
     return report
-
-
-def _refusal(result, name):
-    """The last failure of the run: the role's refusal (a rescued task failed before it)."""
-    failures = [outcome.get("msg", "") for play in result.json["plays"] for task in play["tasks"]
-                for host_name, outcome in task["hosts"].items() if host_name == name and outcome.get("failed")]
-    return failures[-1] if failures else ""
 
 
 def test_a_request_through_8080_reaches_the_backend(host):
@@ -227,45 +222,27 @@ def test_a_new_configuration_from_the_role_reloads_without_losing_a_request(host
     """The role with another client timeout while 25 requests a second arrive: reloaded, never restarted."""
     master = _master(host)
     [worker] = _wait_for_one_worker(host, master)
-    before = host.file(CONFIG).content_string
-    _start_load(host, rps=25, seconds=48)
+    # The window is wide enough for the role's run on a busy machine (50 s seen with other scenarios running).
+    _start_load(host, rps=25, seconds=60)
     time.sleep(3)
     result = apply_role({"haproxy_timeouts": {"client": "31s"}})
     print(f"role run with timeout client 31s: {result.seconds:.1f} s, changed {result.changed}")
     assert result.returncode == 0, result.output[-3000:]
-    assert result.seconds < 42, "the role's run must end inside the load window"
+    assert result.seconds < 55, "the role's run must end inside the load window"
     assert "    timeout client 31s" in host.file(CONFIG).content_string.splitlines()
-    report = _load_report(host, 48)
-    assert report["sent"] == 1200 and report["status"] == {"200": 1200} and report["errors"] == {}, report
+    report = _load_report(host, 60)
+    assert report["sent"] == 1500 and report["status"] == {"200": 1500} and report["errors"] == {}, report
     assert _master(host) == master
     [new_worker] = _wait_for_one_worker(host, master)
     assert new_worker != worker
-    # The role's own variables again: the file it wrote first, reloaded once more.
-    restored = apply_role()
-    assert restored.returncode == 0, restored.output[-3000:]
-    assert host.file(CONFIG).content_string == before
-    assert _master(host) == master
+    # The role's own file comes back with the next run of the role (idempotence showed it is the converged one).
 
 
-def test_a_configuration_haproxy_refuses_never_lands(host, apply_role):
-    # haproxy -c itself: the running file passes, a broken copy does not.
+def test_haproxy_c_refuses_a_broken_file(host):
+    # haproxy -c itself, which the role's template runs before the file lands: the running file passes, a broken
+    # copy does not. Through the role, a file haproxy -c refuses never lands: test_haproxy_refusals.py.
     assert host.run(f"haproxy -c -q -f {CONFIG}").rc == 0
     broken = host.run(f"sed 's/^    maxconn /    maxconnn /' {CONFIG} > /tmp/haproxy-broken.cfg && "
                       "haproxy -c -f /tmp/haproxy-broken.cfg; rc=$?; rm -f /tmp/haproxy-broken.cfg; exit $rc")
     print(f"haproxy -c on a broken copy: rc {broken.rc}: {broken.stderr.strip().splitlines()[-2:]}")
     assert broken.rc != 0 and "unknown keyword 'maxconnn'" in broken.stderr
-
-    # Through the role: a host name passes the role's checks, but haproxy -c cannot resolve it.
-    checksum, master = host.file(CONFIG).sha256sum, _master(host)
-    [worker] = _wait_for_one_worker(host, master)
-    result = apply_role({"haproxy_servers": ["127.0.0.1:8000", "no-such-host.invalid:8000"]})
-    message = _refusal(result, host.backend.get_hostname())
-    print(f"refused: {message[:300]}")
-    assert result.returncode != 0
-    assert message.startswith("haproxy: haproxy -c refused the new configuration, so /etc/haproxy/haproxy.cfg was left as it was")
-    assert "could not resolve address 'no-such-host.invalid'" in message
-    assert result.changed == 0
-    # The running haproxy keeps the old file, its processes and its answers.
-    assert host.file(CONFIG).sha256sum == checksum
-    assert (_master(host), _workers(host, master)) == (master, [worker])
-    assert host.check_output(f"curl -s -m 5 {URL}") == "backend"
