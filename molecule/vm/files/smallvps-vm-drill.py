@@ -3,12 +3,17 @@
 
   leak UNIT PORT ROUNDS  make a tier-1 stand-in leak ROUNDS times: who killed it, when, how
                          far it got, whether it swapped, how soon it served again
+  oomd UNIT PORT SECONDS make a unit of oomd mode leak and watch it SECONDS: throttling, pressure,
+                         reclaim, whether systemd-oomd kills it; then it must serve again
   prefork UNIT PORT      make the worker of a pre-fork stand-in leak: the master must stay
   memorylow UNIT CONTROL fill the host with swap on until CONTROL is half swapped out: how much
                          of UNIT (same size, protected by memory.low) stayed resident
-  host ROUNDS            swap off, a hog outside every cap fills the host ROUNDS times:
-                         which process the kernel kills, and whether tier 0 keeps its PIDs
-  earlyoom               the same hog once, grown slowly, with earlyoom running
+  tier0 ROUNDS           swap off: small growers outside every cap fill the host ROUNDS times until
+                         the kernel kills; then the tier-0 door is made the biggest process and the
+                         kernel's OOM killer is invoked (SysRq f) with the door's oom_score_adj at 0
+                         (the control: it must be the victim) and as the plan set it; then the
+                         growers again with earlyoom, without --avoid/--prefer (door at 0) and as
+                         the plan configured it
   status UNITS...        what each unit's processes and cgroup carry: oom_score_adj, memory.low,
                          systemd's properties, the systemd-oomd mark; and this ssh session's own
 
@@ -28,8 +33,6 @@ import urllib.request
 CGROUP = "/sys/fs/cgroup/system.slice"
 TIER0 = ("ssh.service", "nginx.service", "smallvps-door.service")
 POLL = 0.02
-# Grows 4 MiB at a time until something kills it; RuntimeMaxSec bounds it if nothing does.
-HOSTILE = "h = []\nwhile True:\n    h.append(bytes([5]) * (4 << 20))\n"
 # Grows to argv[1] MiB, 1 MiB per argv[2] seconds, then holds it for argv[3] seconds.
 GROW_AND_HOLD = (
     "import sys, time\nh = []\nfor _ in range(int(sys.argv[1])):\n    h.append(bytes([6]) * (1 << 20))\n"
@@ -143,6 +146,66 @@ def leak(unit, port, rounds):
             "memory_high": show(unit, "MemoryHigh"), "restarts": show(unit, "NRestarts")}
 
 
+def pressure(unit):
+    """The unit's PSI memory line 'full' avg10, and its reclaim counters (memory.stat)."""
+    psi = read(f"{CGROUP}/{unit}/memory.pressure", "")
+    full = re.search(r"full avg10=([0-9.]+)", psi)
+    stat = dict(line.split() for line in read(f"{CGROUP}/{unit}/memory.stat", "").splitlines())
+    return {"full_avg10": float(full.group(1)) if full else None,
+            **{key: int(stat.get(key, 0)) for key in ("pgscan", "pgsteal", "file", "anon")}}
+
+
+def oomd_watch(unit, port, seconds):
+    """Make the unit leak and watch for SECONDS: throttled at MemoryHigh, does systemd-oomd kill it?
+    Then the unit must be serving again: after oomd's kill by itself (Restart=always), else after
+    the drill's SIGKILL ends the leak."""
+    if wait_for(lambda: healthy(port), 60) is None:
+        raise SystemExit(f"drill: {unit} did not answer on port {port} within 60 s")
+    old_pid, restarts = show(unit, "MainPID"), int(show(unit, "NRestarts"))
+    before, events_before = pressure(unit), memory_events(unit)
+    cursor = journal_cursor()
+    peak = {"memory": 0, "full_avg10": 0.0}
+    # The cgroup goes with the process that died: its counters as last read before the kill.
+    last = {"pressure": before, "events": events_before}
+
+    def killed():
+        if show(unit, "MainPID") != old_pid:
+            return True
+        last["pressure"], last["events"] = pressure(unit), memory_events(unit)
+        peak["memory"] = max(peak["memory"], cgroup_value(unit, "memory.current") or 0)
+        peak["full_avg10"] = max(peak["full_avg10"], last["pressure"]["full_avg10"] or 0.0)
+        return False
+
+    started = time.monotonic()
+    threading.Thread(target=grow, args=(port,), daemon=True).start()
+    died = wait_for(killed, seconds)
+    after, events = last["pressure"], last["events"]
+    oomd = run("journalctl", "-u", "systemd-oomd.service", "--no-pager", "-o", "cat", f"--after-cursor={cursor}",
+               check=False)
+    if died is None:
+        run("systemctl", "kill", "-s", "KILL", unit)
+        wait_for(lambda: show(unit, "MainPID") != old_pid, 10)
+    ended = time.monotonic()
+    recovered = wait_for(lambda: healthy(port), 30)
+    return {
+        "unit": unit, "memory_high": show(unit, "MemoryHigh"), "memory_max": show(unit, "MemoryMax"),
+        "memory_swap_max": show(unit, "MemorySwapMax"),
+        "limit": show(unit, "ManagedOOMMemoryPressureLimit"), "watched_seconds": seconds,
+        "killed_by": "systemd-oomd" if re.search(rf"Killed \S*{re.escape(unit)} due to memory pressure", oomd)
+        else None if died is None else "other",
+        "seconds_to_kill": None if died is None else round(died - started, 2),
+        "oomd_log": [line for line in oomd.splitlines() if "Killed" in line],
+        "peak_memory_mib": round(peak["memory"] / 2**20, 1), "peak_full_avg10": peak["full_avg10"],
+        "memory_events_high": events.get("high", 0) - events_before.get("high", 0),
+        "memory_events_max": events.get("max", 0) - events_before.get("max", 0),
+        "pgscan": after["pgscan"] - before["pgscan"], "pgsteal": after["pgsteal"] - before["pgsteal"],
+        "file_mib": round(after["file"] / 2**20, 1), "anon_mib": round(after["anon"] / 2**20, 1),
+        "old_pid": old_pid, "new_pid": show(unit, "MainPID"),
+        "restarts": int(show(unit, "NRestarts")) - restarts,
+        "seconds_to_serve_again": None if recovered is None else round(recovered - ended, 2),
+    }
+
+
 def children(pid):
     return read(f"/proc/{pid}/task/{pid}/children", "").split()
 
@@ -208,55 +271,220 @@ def journal_cursor():
     return shown.rpartition("-- cursor: ")[2].strip()
 
 
+def kernel_oom_kills():
+    """The kernel's count of OOM-killer kills, global and memory-cgroup alike."""
+    return int(next(line.split()[1] for line in read("/proc/vmstat").splitlines() if line.startswith("oom_kill ")))
+
+
 def victims(cursor):
-    """The processes the kernel's OOM killer took since the cursor (global and cgroup OOMs)."""
+    """(pid, comm) of the processes the kernel's OOM killer took since the cursor."""
     kernel = run("journalctl", "-k", "--no-pager", "-o", "cat", f"--after-cursor={cursor}", check=False)
-    return re.findall(r"Out of memory: Killed process \d+ \(([^)]+)\)", kernel)
+    return re.findall(r"Out of memory: Killed process (\d+) \(([^)]+)\)", kernel)
 
 
-def hostile_round(number, runtime_max):
-    unit = f"smallvps-hostile-{number}.service"
+def earlyoom_victims(unit, cursor):
+    log = run("journalctl", "-u", unit, "--no-pager", "-o", "cat", f"--after-cursor={cursor}", check=False)
+    return re.findall(r"sending SIG\w+ to process (\d+) uid \d+ \"([^\"]+)\"", log)
+
+
+# The tier-0 control rounds make the door the NATURAL victim: it holds DOOR_MIB (a runtime
+# drop-in, restarted by systemd with the plan's OOMScoreAdjust=-500), more than any other
+# process, while the pressure comes from TRIGGER's small growers in a unit outside every cap
+# (oom_score_adj 0). The kernel's badness is rss + swap + page tables plus oom_score_adj x
+# (RAM + swap) / 1000: -500 takes about 245 MiB off the door on this 512 MiB guest, tier 1's
+# +100 adds about 49 MiB. Without -500 the door (about 168 MiB) outscores every other process;
+# with it, it scores below all of them. earlyoom ranks by /proc/PID/oom_score, the same figure.
+DOOR = "smallvps-door.service"
+DOOR_MIB = 160
+DOOR_DROPIN = "/run/systemd/system/smallvps-door.service.d/60-smallvps-drill.conf"
+TRIGGER_UNIT = "smallvps-trigger.service"
+STOP = "/run/smallvps-trigger.stop"
+# Each child grows CHUNK MiB per STEP seconds up to CAP MiB, far below the door, and exits at
+# the first OOM kill the kernel counts or when the drill writes STOP (earlyoom's kill is no OOM
+# kill): the pressure ends with the first victim.
+TRIGGER = r"""
+import os, sys, time
+stop, children, cap_mib, chunk_mib, step = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+
+def kills():
+    with open("/proc/vmstat", encoding="ascii") as source:
+        return next(int(line.split()[1]) for line in source if line.startswith("oom_kill "))
+
+before = kills()
+for _ in range(children):
+    if os.fork() == 0:
+        hoard = []
+        while kills() == before and not os.path.exists(stop):
+            if len(hoard) * chunk_mib < cap_mib:
+                hoard.append(bytes([3]) * (chunk_mib << 20))
+                time.sleep(step)
+            else:
+                time.sleep(0.1)  # full: spinning here would starve the kernel's reclaim under TCG
+        os._exit(0)
+for _ in range(children):
+    os.wait()
+"""
+# (children, cap MiB, chunk MiB, step s): slowly, so that earlyoom (polling every 0.1 s near its
+# threshold) acts before the kernel.
+EARLYOOM_FILL = ("10", "40", "1", "0.06")
+# The real host-wide OOM: one process growing 4 MiB at a time, as fast as it can, without end.
+# Anything slower, or growers that stop short, lets the kernel thrash the page cache for
+# minutes under TCG before it kills.
+HOSTILE = "h = []\nwhile True:\n    h.append(bytes([5]) * (4 << 20))\n"
+
+
+def door_hold(mib):
+    """Restart the door holding MIB (None: its unit's own 40 MiB); systemd applies the drop-ins."""
+    if mib is None:
+        if os.path.exists(DOOR_DROPIN):
+            os.remove(DOOR_DROPIN)
+    else:
+        os.makedirs(os.path.dirname(DOOR_DROPIN), exist_ok=True)
+        with open(DOOR_DROPIN, "w", encoding="ascii") as dropin:
+            dropin.write(f"[Service]\nEnvironment=SMALLVPS_DOOR_MIB={mib}\n")
+    run("systemctl", "daemon-reload")
+    run("systemctl", "restart", DOOR)
+    return wait_door(mib or 40)
+
+
+def wait_door(mib, seconds=60):
+    """The door's PID once it holds MIB (VmRSS), or None."""
+    def holding():
+        pid = show(DOOR, "MainPID")
+        status = read(f"/proc/{pid}/status", "") if pid != "0" else ""
+        rss = re.search(r"VmRSS:\s+(\d+) kB", status)
+        return rss is not None and int(rss.group(1)) >= mib * 1024
+    return show(DOOR, "MainPID") if wait_for(holding, seconds) else None
+
+
+def scores(pids):
+    """What each process weighs for the killers: RSS, oom_score_adj, /proc/PID/oom_score."""
+    return {name: {"pid": pid, "rss_mib": round(int(re.search(r"VmRSS:\s+(\d+)", read(f"/proc/{pid}/status", "VmRSS: 0"))
+                                                          .group(1)) / 1024, 1),
+                   "oom_score_adj": read(f"/proc/{pid}/oom_score_adj"), "oom_score": read(f"/proc/{pid}/oom_score")}
+            for name, pid in pids.items() if pid != "0"}
+
+
+def watched_pids():
+    """Every process of system.slice's services, for earlyoom's victim (no kernel count shows it)."""
+    pids = set()
+    for unit in os.listdir(CGROUP):
+        pids.update(read(f"{CGROUP}/{unit}/cgroup.procs", "").split())
+    return pids
+
+
+def pressure_round(name, door_adj, fill, killer):
+    """One round: the door at DOOR_MIB, its oom_score_adj set to DOOR_ADJ (None: as systemd set it),
+    the trigger growing until the first victim. Reports who died, by whose hand."""
+    door_pid = show(DOOR, "MainPID")
+    if door_adj is not None:
+        with open(f"/proc/{door_pid}/oom_score_adj", "w", encoding="ascii") as knob:
+            knob.write(str(door_adj))
+    before = tier0_pids()
+    weights = scores({**before, "smallvps-hog.service": show("smallvps-hog.service", "MainPID")})
+    cursor, kills_before = journal_cursor(), kernel_oom_kills()
+    watched = watched_pids()
+    trigger_seen = [0]
+
+    def someone_died():
+        """A service's process gone, or one of the trigger's growers (earlyoom may pick one)."""
+        count = len(read(f"{CGROUP}/{TRIGGER_UNIT}/cgroup.procs", "").split())
+        shrank = count < trigger_seen[0]
+        trigger_seen[0] = max(trigger_seen[0], count)
+        return shrank or any(not os.path.exists(f"/proc/{pid}") for pid in watched)
+
+    if os.path.exists(STOP):
+        os.remove(STOP)
     started = time.monotonic()
-    run("systemd-run", f"--unit={unit}", "--wait", "--collect", "-p", f"RuntimeMaxSec={runtime_max}",
-        "python3", "-c", HOSTILE, check=False)
-    return round(time.monotonic() - started, 2)
+    if killer == "sysrq":
+        # The kernel's OOM killer on demand (SysRq f): the victim it would choose right now, by the
+        # same badness as in a real OOM, without the minutes a real one can take under TCG.
+        with open("/proc/sysrq-trigger", "w", encoding="ascii") as sysrq:
+            sysrq.write("f")
+        gone = wait_for(lambda: kernel_oom_kills() != kills_before, 10)
+    else:
+        run("systemctl", "reset-failed", TRIGGER_UNIT, check=False)
+        program = ["-c", HOSTILE] if killer == "kernel" else ["-c", TRIGGER, STOP, *fill]
+        run("systemd-run", f"--unit={TRIGGER_UNIT}", "--collect", "-p", "RuntimeMaxSec=90", "python3", *program)
+        try:
+            if killer == "kernel":
+                gone = wait_for(lambda: kernel_oom_kills() != kills_before, 60)
+            else:
+                gone = wait_for(someone_died, 60)
+        finally:
+            # The growers let go at once: one victim, not a string of them.
+            open(STOP, "w").close()
+            run("systemctl", "stop", TRIGGER_UNIT, check=False)
+    # The journal may lag the kill by a moment.
+    wait_for(lambda: victims(cursor) or (killer not in ("sysrq", "kernel") and earlyoom_victims(killer, cursor)), 5)
+    killed = victims(cursor) + ([] if killer in ("sysrq", "kernel") else earlyoom_victims(killer, cursor))
+    # A SIGKILLed process stays in /proc until systemd reaps it: the killers' own word first.
+    door_killed = any(pid == door_pid for pid, _comm in killed) or not os.path.exists(f"/proc/{door_pid}")
+    report = {"round": name, "seconds": round(time.monotonic() - started, 2), "door_adj": door_adj, "weights": weights,
+              "seconds_to_first_victim": None if gone is None else round(gone - started, 2),
+              "kernel_victims": victims(cursor),
+              "earlyoom_victims": [] if killer in ("sysrq", "kernel") else earlyoom_victims(killer, cursor),
+              "door_killed": door_killed, "door_pid": door_pid}
+    if door_killed:
+        # The kernel's SIGKILL is a failure (Restart=on-failure starts it again); earlyoom's SIGTERM
+        # is a clean exit to systemd, which then leaves it stopped.
+        restarted = wait_for(lambda: show(DOOR, "MainPID") not in ("0", door_pid), 5)
+        report["door_restarted_by_systemd"] = restarted is not None
+        if restarted is None:
+            run("systemctl", "start", DOOR)
+        wait_door(DOOR_MIB)
+    report["seconds_with_door_back"] = round(time.monotonic() - started, 2)
+    report["tier0_after"] = tier0_pids()
+    report["tier0_pids_kept"] = {u: p for u, p in report["tier0_after"].items() if before[u] == p}
+    return report
 
 
-def host(rounds):
-    swaps = read("/proc/swaps").splitlines()[1:]
-    if swaps:
-        raise SystemExit("drill: swap is on; the host-wide drill needs it off (swapoff -a)")
+def bare_earlyoom_args():
+    """The plan's earlyoom arguments without --avoid and --prefer."""
+    args = re.search(r'EARLYOOM_ARGS="([^"]*)"', read("/etc/default/earlyoom", "")).group(1).split()
+    return [a for i, a in enumerate(args) if a not in ("--avoid", "--prefer") and args[i - 1] not in ("--avoid", "--prefer")]
+
+
+def tier0(rounds):
+    """The kernel (swap off, earlyoom stopped) and then earlyoom, each with the door's protection
+    removed (the control: the door must die) and with the plan's (it must not)."""
+    if read("/proc/swaps").splitlines()[1:]:
+        raise SystemExit("drill: swap is on; the tier-0 drill needs it off (swap_state: absent)")
+    drill_started = time.monotonic()
     earlyoom_was_active = show("earlyoom.service", "ActiveState") == "active"
     run("systemctl", "stop", "earlyoom.service", check=False)
-    before = tier0_pids()
-    results = []
+    report = {"door_mib": DOOR_MIB, "tier0_before": tier0_pids(), "host_full": [], "kernel": [], "earlyoom": []}
     try:
-        for number in range(1, rounds + 1):
-            cursor = journal_cursor()
-            seconds = hostile_round(number, 120)
-            after = tier0_pids()
-            results.append({"round": number, "seconds": seconds, "killed": victims(cursor),
-                            "tier0_pids_kept": after == before})
+        # A real host-wide OOM first, with the door as converge left it (40 MiB): with the door at
+        # 160 MiB the kernel thrashes the page cache for a minute under TCG before it kills.
+        for number in range(rounds):
+            report["host_full"].append(pressure_round(f"host full, as planned {number + 1}", None, None, "kernel"))
+        if door_hold(DOOR_MIB) is None:
+            raise SystemExit(f"drill: the door did not come up holding {DOOR_MIB} MiB")
+        report["door_adj_from_systemd"] = read(f"/proc/{show(DOOR, 'MainPID')}/oom_score_adj")
+        report["kernel"].append(pressure_round("sysrq f, door at 0", 0, None, "sysrq"))
+        report["kernel"].append(pressure_round("sysrq f, as planned", None, None, "sysrq"))
+        bare = bare_earlyoom_args()
+        report["earlyoom_bare_args"] = bare
+        run("systemd-run", "--unit=smallvps-earlyoom-bare.service", "--collect", "-p", "RuntimeMaxSec=120",
+            "/usr/bin/earlyoom", *bare)
+        try:
+            time.sleep(1)  # earlyoom's first reading
+            report["earlyoom"].append(pressure_round("earlyoom without --avoid/--prefer, door at 0", 0, EARLYOOM_FILL,
+                                                     "smallvps-earlyoom-bare.service"))
+        finally:
+            run("systemctl", "stop", "smallvps-earlyoom-bare.service", check=False)
+        run("systemctl", "start", "earlyoom.service")
+        time.sleep(1)
+        report["earlyoom_args"] = run("ps", "-o", "args=", "-C", "earlyoom", check=False)
+        report["earlyoom"].append(pressure_round("earlyoom as planned", None, EARLYOOM_FILL, "earlyoom.service"))
     finally:
-        if earlyoom_was_active:
-            run("systemctl", "start", "earlyoom.service", check=False)
-    return {"rounds": results, "tier0_before": before, "tier0_after": tier0_pids(),
-            "session_oom_score_adj": read("/proc/self/oom_score_adj")}
-
-
-def earlyoom():
-    run("systemctl", "start", "earlyoom.service")
-    before = tier0_pids()
-    since, cursor = now_for_journal(), journal_cursor()
-    started = time.monotonic()
-    # Slowly, so earlyoom (polling /proc/meminfo) acts before the kernel has to.
-    run("systemd-run", "--unit=smallvps-hostile-slow.service", "--wait", "--collect", "-p", "RuntimeMaxSec=90",
-        "python3", "-c", GROW_AND_HOLD, "2048", "0.01", "30", check=False)
-    log = journal_since(since, "-u", "earlyoom.service")
-    return {"seconds": round(time.monotonic() - started, 2),
-            "earlyoom_args": run("ps", "-o", "args=", "-C", "earlyoom", check=False),
-            "earlyoom_kills": re.findall(r"sending SIG\w+ to process \d+ uid \d+ \"([^\"]+)\"", log),
-            "kernel_kills": victims(cursor), "tier0_pids_kept": tier0_pids() == before}
+        if not earlyoom_was_active:
+            run("systemctl", "stop", "earlyoom.service", check=False)
+        door_hold(None)
+    report["tier0_after"] = tier0_pids()
+    report["seconds"] = round(time.monotonic() - drill_started, 2)
+    return report
 
 
 def processes(unit):
@@ -319,14 +547,14 @@ def main(argv):
     command, args = argv[1], argv[2:]
     if command == "leak":
         report = leak(args[0], int(args[1]), int(args[2]))
+    elif command == "oomd":
+        report = oomd_watch(args[0], int(args[1]), int(args[2]))
     elif command == "prefork":
         report = prefork(args[0], int(args[1]))
     elif command == "memorylow":
         report = memorylow(args[0], args[1])
-    elif command == "host":
-        report = host(int(args[0]))
-    elif command == "earlyoom":
-        report = earlyoom()
+    elif command == "tier0":
+        report = tier0(int(args[0]))
     elif command == "status":
         report = status(args)
     else:
