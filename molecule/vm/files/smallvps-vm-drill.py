@@ -304,7 +304,8 @@ STOP = "/run/smallvps-trigger.stop"
 # kill): the pressure ends with the first victim.
 TRIGGER = r"""
 import os, sys, time
-stop, children, cap_mib, chunk_mib, step = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+stop, step = sys.argv[1], float(sys.argv[5])
+children, cap_mib, chunk_mib = (int(arg) for arg in sys.argv[2:5])
 
 def kills():
     with open("/proc/vmstat", encoding="ascii") as source:
@@ -357,11 +358,14 @@ def wait_door(mib, seconds=60):
     return show(DOOR, "MainPID") if wait_for(holding, seconds) else None
 
 
+def rss_mib(pid):
+    return round(int(re.search(r"VmRSS:\s+(\d+)", read(f"/proc/{pid}/status", "VmRSS: 0")).group(1)) / 1024, 1)
+
+
 def scores(pids):
     """What each process weighs for the killers: RSS, oom_score_adj, /proc/PID/oom_score."""
-    return {name: {"pid": pid, "rss_mib": round(int(re.search(r"VmRSS:\s+(\d+)", read(f"/proc/{pid}/status", "VmRSS: 0"))
-                                                          .group(1)) / 1024, 1),
-                   "oom_score_adj": read(f"/proc/{pid}/oom_score_adj"), "oom_score": read(f"/proc/{pid}/oom_score")}
+    return {name: {"pid": pid, "rss_mib": rss_mib(pid), "oom_score_adj": read(f"/proc/{pid}/oom_score_adj"),
+                   "oom_score": read(f"/proc/{pid}/oom_score")}
             for name, pid in pids.items() if pid != "0"}
 
 
@@ -442,7 +446,8 @@ def pressure_round(name, door_adj, fill, killer):
 def bare_earlyoom_args():
     """The plan's earlyoom arguments without --avoid and --prefer."""
     args = re.search(r'EARLYOOM_ARGS="([^"]*)"', read("/etc/default/earlyoom", "")).group(1).split()
-    return [a for i, a in enumerate(args) if a not in ("--avoid", "--prefer") and args[i - 1] not in ("--avoid", "--prefer")]
+    named = ("--avoid", "--prefer")
+    return [arg for i, arg in enumerate(args) if arg not in named and (i == 0 or args[i - 1] not in named)]
 
 
 def tier0(rounds):
