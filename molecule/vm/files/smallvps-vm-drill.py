@@ -412,7 +412,8 @@ def pressure_round(name, door_adj, fill, killer):
         run("systemd-run", f"--unit={TRIGGER_UNIT}", "--collect", "-p", "RuntimeMaxSec=90", "python3", *program)
         try:
             if killer == "kernel":
-                gone = wait_for(lambda: kernel_oom_kills() != kills_before, 60)
+                # About 15 s on a quiet machine; over 60 s seen with other jobs on the 2 cores.
+                gone = wait_for(lambda: kernel_oom_kills() != kills_before, 85)
             else:
                 gone = wait_for(someone_died, 60)
         finally:
