@@ -8,6 +8,8 @@
   prefork UNIT PORT      make the worker of a pre-fork stand-in leak: the master must stay
   memorylow UNIT CONTROL fill the host with swap on until CONTROL is half swapped out: how much
                          of UNIT (same size, protected by memory.low) stayed resident
+  host ROUNDS            swap off, a hog outside every cap (the biggest process) fills the host
+                         ROUNDS times: who the kernel kills (benchmarks/oom-drill.sh)
   tier0 ROUNDS           swap off: small growers outside every cap fill the host ROUNDS times until
                          the kernel kills; then the tier-0 door is made the biggest process and the
                          kernel's OOM killer is invoked (SysRq f) with the door's oom_score_adj at 0
@@ -451,6 +453,26 @@ def bare_earlyoom_args():
     return [arg for i, arg in enumerate(args) if arg not in named and (i == 0 or args[i - 1] not in named)]
 
 
+def host(rounds):
+    """benchmarks/oom-drill.sh's rounds: swap off, earlyoom stopped, the hog the biggest process.
+    Its victims are no evidence of tier-0 protection (tier0 is)."""
+    if read("/proc/swaps").splitlines()[1:]:
+        raise SystemExit("drill: swap is on; the host-wide drill needs it off (swapoff -a)")
+    earlyoom_was_active = show("earlyoom.service", "ActiveState") == "active"
+    run("systemctl", "stop", "earlyoom.service", check=False)
+    before, results = tier0_pids(), []
+    try:
+        for number in range(1, rounds + 1):
+            seen = pressure_round(f"host full {number}", None, None, "kernel")
+            results.append({"round": number, "seconds": seen["seconds"],
+                            "tier0_pids_kept": seen["tier0_after"] == before,
+                            "killed": [comm for _pid, comm in seen["kernel_victims"]]})
+    finally:
+        if earlyoom_was_active:
+            run("systemctl", "start", "earlyoom.service", check=False)
+    return {"rounds": results, "tier0_before": before, "tier0_after": tier0_pids()}
+
+
 def tier0(rounds):
     """The kernel (swap off, earlyoom stopped) and then earlyoom, each with the door's protection
     removed (the control: the door must die) and with the plan's (it must not)."""
@@ -559,6 +581,8 @@ def main(argv):
         report = prefork(args[0], int(args[1]))
     elif command == "memorylow":
         report = memorylow(args[0], args[1])
+    elif command == "host":
+        report = host(int(args[0]))
     elif command == "tier0":
         report = tier0(int(args[0]))
     elif command == "status":
