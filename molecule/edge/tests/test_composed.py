@@ -74,25 +74,33 @@ def _tasks(result, name):
 
 
 def test_a_proxy_between_restarts_is_started_not_reloaded(host, ansible_playbook):
-    """The first-run failure, made certain: each proxy fails at start on a configuration the role did not write
-    (port 80, which nginx holds) and waits a minute to restart. The role writes its own, and its handler, where
-    `systemctl reload` would fail ("caddy.service is not active, cannot reload"), starts the proxy instead.
-    It leaves failed starts in caddy's journal: it runs after test_caddy_never_started_on_debians_caddyfile."""
-    checksums = host.check_output("md5sum /etc/caddy/Caddyfile /etc/haproxy/haproxy.cfg")
+    """The first-run failure, made certain: each proxy (nginx too) fails at start on a configuration the role did
+    not write (port 22, which sshd holds) and waits a minute to restart. The role writes its own, and its handler
+    (nginx's task), where `systemctl reload` would fail ("caddy.service is not active, cannot reload"), starts the
+    proxy instead. It leaves failed starts in caddy's journal: it runs after
+    test_caddy_never_started_on_debians_caddyfile."""
+    files = "/etc/caddy/Caddyfile /etc/haproxy/haproxy.cfg /etc/nginx/conf.d/smallvps-app.conf"
+    checksums = host.check_output(f"md5sum {files}")
     try:
-        _hold_between_restarts(host, "caddy.service", "sed -i 's/^:8081 {/:80 {/' /etc/caddy/Caddyfile")
-        _hold_between_restarts(host, "haproxy.service", "sed -i 's/^    bind \\*:8080$/    bind *:80/' "
+        _hold_between_restarts(host, "caddy.service", "sed -i 's/^:8081 {/:22 {/' /etc/caddy/Caddyfile")
+        _hold_between_restarts(host, "haproxy.service", "sed -i 's/^    bind \\*:8080$/    bind *:22/' "
                                "/etc/haproxy/haproxy.cfg")
-        result = ansible_playbook("smallvps.hardening.site", tags="caddy,haproxy", limit=COMPOSED, as_json=True)
+        # nginx -t passes this one; the start fails. nginx's restart is on-failure (the plan's drop-in).
+        _hold_between_restarts(host, "nginx.service", "sed -i 's/^    listen 80 default_server;/    listen 22;/' "
+                               "/etc/nginx/conf.d/smallvps-app.conf")
+        result = ansible_playbook("smallvps.hardening.site", tags="caddy,haproxy,nginx_limit_req", limit=COMPOSED,
+                                  as_json=True)
         assert result.returncode == 0, result.output[-3000:]
     finally:
-        _release(host, "caddy.service")
-        _release(host, "haproxy.service")
+        for unit in ("caddy.service", "haproxy.service", "nginx.service"):
+            _release(host, unit)
     assert [o["changed"] for o in _tasks(result, "Start caddy, which was not running, on the new Caddyfile")] == [True]
     assert [o["changed"] for o in _tasks(result, "Start haproxy, which was not running, on the new configuration")] \
         == [True]
-    assert host.check_output("md5sum /etc/caddy/Caddyfile /etc/haproxy/haproxy.cfg") == checksums
-    for unit in ("caddy.service", "haproxy.service"):
+    assert [o["changed"] for o in _tasks(result, "Start nginx, which was not running, on the new configuration")] \
+        == [True]
+    assert host.check_output(f"md5sum {files}") == checksums
+    for unit in ("caddy.service", "haproxy.service", "nginx.service"):
         ask, answer = ANSWERS[unit]
         assert _show(host, unit, "ActiveState")["ActiveState"] == "active", unit
         assert host.run(ask).stdout == answer, unit
