@@ -8,8 +8,8 @@
 #   scripts/testbed.sh images    build the container images that are missing
 #   scripts/testbed.sh all       both (default)
 #   scripts/testbed.sh vm        the VM image for molecule/vm, unless it exists; installs
-#                                qemu-system-x86, qemu-utils and debootstrap first when
-#                                missing (root on Debian)
+#                                qemu-system-x86, qemu-utils, debootstrap and a C compiler with
+#                                a static libc (gcc, libc6-dev) first when missing (root on Debian)
 #
 # Environment:
 #   SMALLVPS_DISTROS          distros to build, default "debian12 debian13"
@@ -183,6 +183,9 @@ ensure_vm_tools() {
   local missing=()
   command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
   command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+  # molecule/vm's prepare compiles its Go-like stand-in as a static binary (files/smallvps-go.c).
+  command -v cc >/dev/null 2>&1 || missing+=(gcc)
+  [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/libc.a ] || missing+=(libc6-dev)
   [ ${#missing[@]} -eq 0 ] && return
   [ "$(id -u)" -eq 0 ] && [ -r /etc/debian_version ] \
     || die "molecule/vm needs ${missing[*]}: install them (as root on Debian this script does it)"
