@@ -6,13 +6,10 @@ the glances web UI (no authentication) stays on loopback unless monitoring_glanc
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from ansible_collections.smallvps.hardening.tests.unit.local_playbook import run_local_playbook
 
 PLAYBOOK = """
 - hosts: localhost
@@ -25,17 +22,12 @@ PLAYBOOK = """
 
 
 def _validate(tmp_path, **extra_vars):
-    playbook = tmp_path / "validate.yml"
-    playbook.write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOCALHOST_WARNING="False",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    extra_vars = json.dumps({"monitoring_glances_web_enabled": True, **extra_vars})
-    result = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", extra_vars],
-                            capture_output=True, text=True, env=env, timeout=120, check=False)
-    tasks = json.loads(result.stdout)["plays"][0]["tasks"]
+    """Exit code and {task name: its result} of the role's checks with these variables."""
+    returncode, report = run_local_playbook(tmp_path, PLAYBOOK,
+                                            json.dumps({"monitoring_glances_web_enabled": True, **extra_vars}))
     # Role tasks are named "<role> : <task>" in the json callback.
-    return result.returncode, {task["task"]["name"].split(" : ")[-1]: task["hosts"]["localhost"] for task in tasks}
+    tasks = report["plays"][0]["tasks"]
+    return returncode, {task["task"]["name"].split(" : ")[-1]: task["hosts"]["localhost"] for task in tasks}
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "10.0.0.5", "vps1.example.net"])

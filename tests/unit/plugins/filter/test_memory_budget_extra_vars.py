@@ -5,12 +5,7 @@ argument spec does (type int), through the same vars the memory_plan role builds
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[4]
+from ansible_collections.smallvps.hardening.tests.unit.local_playbook import run_local_playbook
 
 PLAYBOOK = """
 - hosts: localhost
@@ -29,17 +24,8 @@ PLAYBOOK = """
 
 
 def test_extra_vars_zram_size_is_planned(tmp_path):
-    playbook = tmp_path / "plan.yml"
-    playbook.write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOCALHOST_WARNING="False",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook),
-         "-e", "swap_backend=zram", "-e", "swap_zram_size_mb=512"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    task = json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    returncode, report = run_local_playbook(tmp_path, PLAYBOOK, "swap_backend=zram", "swap_zram_size_mb=512")
+    assert returncode == 0, report
+    task = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
     # 80 + 32 + a full 512 MiB zram device (256 + 0.512 -> 257)
     assert task["msg"]["summary"]["reserve_terms"]["zram_mb"] == 257
