@@ -5,7 +5,7 @@
 #
 #   make test                     lint + unit + molecule (all scenarios, both distros)
 #                                 + build-test (the tarball, installed, used from outside)
-#   make lint                     yamllint, ansible-lint (production), changelog fragments
+#   make lint                     yamllint, ruff, ansible-lint (production), changelog fragments
 #   make unit                     pytest tests/unit
 #   make molecule [scenario=X]    molecule test, every scenario or one (scenario=vm: the
 #                                 Debian 12 QEMU host, once; see docs/testing.md)
@@ -58,6 +58,7 @@ $(COLLECTION_LINK):
 
 lint: venv link
 	yamllint --strict .
+	ruff check .
 	ansible-lint
 	antsibull-changelog lint
 

@@ -141,6 +141,8 @@ _value:
 from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import (
     SWAPOFF_MARGIN_MB,
     SwapSizingError,
+)
+from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import (
     swap_plan as build_swap_plan,
 )
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors

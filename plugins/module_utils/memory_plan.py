@@ -275,7 +275,8 @@ def build_plan(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAU
     if pool_mb < 0 or pool_mb < sum(s.min_mb for s in tier1):
         raise _refuse_pool(parsed, effective_mb, reserve_mb, pool_mb)
 
-    caps = dict(zip([s.name for s in tier1], share_by_weight(pool_mb, [(s.min_mb, s.max_mb, s.weight) for s in tier1])))
+    shares = share_by_weight(pool_mb, [(s.min_mb, s.max_mb, s.weight) for s in tier1])
+    caps = dict(zip([s.name for s in tier1], shares, strict=True))
     plans = {s.name: service_plan(s, caps.get(s.name), cpu_count, high_ratio, go_ratio) for s in parsed}
     allocated_mb = sum(caps.values())
     summary = {

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .memory_sizes import MemoryBudgetError, SIZE_FORM, ceil_mib, is_number, parse_size
+from .memory_sizes import SIZE_FORM, MemoryBudgetError, ceil_mib, is_number, parse_size
 from .variable_checks import is_int
 
 TIERS = (0, 1, 2)

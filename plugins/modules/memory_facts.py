@@ -251,7 +251,6 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_facts im
     collect_memory_facts,
 )
 
-
 ARGUMENT_SPEC = dict(
     proc_root=dict(type="path", default="/proc"),
     sys_root=dict(type="path", default="/sys"),

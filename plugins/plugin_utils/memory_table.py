@@ -38,7 +38,7 @@ def render_table(plan) -> list:
 
     def line(cells):
         first = cells[0].ljust(widths[0])
-        return "  ".join([first] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]).rstrip()
+        return "  ".join([first] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]).rstrip()
 
     s = plan["summary"]
     limit = s["cgroup_memory_limit_bytes"]

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.module_utils import caddy_config, haproxy_config, nginx_limit_req
-from ansible_collections.smallvps.hardening.plugins.module_utils import swap_sizing, traefik_config
+from ansible_collections.smallvps.hardening.plugins.module_utils import (
+    caddy_config,
+    haproxy_config,
+    nginx_limit_req,
+    swap_sizing,
+    traefik_config,
+)
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_host import normalize_facts
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import parse_size
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError, parse_size
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
 
 

@@ -248,7 +248,7 @@ def test_any_valid_config_renders_complete_single_lines(config):
 @given(SERVERS)
 def test_servers_round_trip(servers):
     rendered = build_config(servers, **PLAN)["servers"]
-    for given_server, written in zip(servers, rendered):
+    for given_server, written in zip(servers, rendered, strict=True):
         host, _, port = written.rpartition(":")
         assert int(port) == int(given_server.rpartition(":")[2])
         if host.startswith("["):

@@ -14,7 +14,10 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_extras i
     limit_req_zone_bytes,
     reassembly_pages,
 )
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_services import MemoryBudgetError, parse_services
+from ansible_collections.smallvps.hardening.plugins.module_utils.memory_services import (
+    MemoryBudgetError,
+    parse_services,
+)
 
 MIB = 1024 * 1024
 

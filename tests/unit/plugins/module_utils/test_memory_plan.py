@@ -779,13 +779,13 @@ def test_water_filling_stays_in_bounds_fills_the_pool_and_never_shrinks_a_share(
     demands = [(low, high, Fraction(weight)) for low, high, weight in demands]
     small, big = share_by_weight(small_pool, demands), share_by_weight(big_pool, demands)
     for pool, shares in ((small_pool, small), (big_pool, big)):
-        assert all(low <= share <= (high if high is not None else pool) for share, (low, high, _) in zip(shares, demands))
+        assert all(low <= share <= (high if high is not None else pool) for share, (low, high, _) in zip(shares, demands, strict=True))
         if all(high is not None for _, high, _ in demands) and sum(high for _, high, _ in demands) <= pool:
             assert shares == [high for _, high, _ in demands]
         else:
             # the whole pool, less at most one MiB per service for rounding down
             assert pool - len(demands) < sum(shares) <= pool
-    assert all(b >= s for s, b in zip(small, big))
+    assert all(b >= s for s, b in zip(small, big, strict=True))
 
 
 # ---------------------------------------------------------------- swap_zram_size_mb read as the swap role reads it

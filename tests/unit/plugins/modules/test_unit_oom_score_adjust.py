@@ -3,7 +3,11 @@
 import errno
 from unittest import mock
 
-from ansible_collections.smallvps.hardening.plugins.modules.unit_oom_score_adjust import adjust_pids, can_lower, unit_pids
+from ansible_collections.smallvps.hardening.plugins.modules.unit_oom_score_adjust import (
+    adjust_pids,
+    can_lower,
+    unit_pids,
+)
 
 
 def _proc(tmp_path, scores):

@@ -10,7 +10,11 @@ import pytest
 
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
 from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import ENTRY_KEYS, SUMMARY_KEYS, plan_entries
+from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import (
+    ENTRY_KEYS,
+    SUMMARY_KEYS,
+    plan_entries,
+)
 
 EXPECTED = "expects the output of smallvps.hardening.memory_budget (a dict with services, summary and warnings)"
 PLAN = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1},
