@@ -5,10 +5,11 @@
 #
 #   make test                     lint + unit + molecule (all scenarios, both distros)
 #                                 + build-test (the tarball, installed, used from outside)
-#   make lint                     yamllint, ruff, ansible-lint (production), changelog fragments
+#   make lint                     yamllint, ruff (check, format), ansible-lint (production),
+#                                 changelog fragments
 #   make unit                     pytest tests/unit
-#   make molecule [scenario=X]    molecule test, every scenario or one (scenario=vm: the
-#                                 Debian 12 QEMU host, once; see docs/testing.md)
+#   make molecule [scenario=X]    molecule test, every scenario (two at a time) or those named
+#                                 (scenario="vm edge"; vm: a Debian 12 QEMU host; docs/testing.md)
 #   make demo                     site.yml against a local 512 MiB systemd container
 #                                 (molecule/default; make demo-destroy removes it)
 #   make build                    the collection tarball in .cache/build
@@ -41,7 +42,7 @@ export PY_COLORS := $(if $(CI),0,1)
 	venv link clean
 
 help:
-	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
 
 test: lint unit molecule build-test
 
@@ -59,6 +60,7 @@ $(COLLECTION_LINK):
 lint: venv link
 	yamllint --strict .
 	ruff check .
+	ruff format --check .
 	ansible-lint
 	antsibull-changelog lint
 

@@ -85,10 +85,28 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors i
 
 
 @as_filter_errors(CaddyConfigError)
-def caddy_config(site_address, upstreams, timeouts, max_header_size, upstream_pool, request_buffers=0, response_buffers=0,
-                 grace_period="10s", admin="localhost:2019"):
-    return build_caddyfile(site_address, upstreams, timeouts, max_header_size, upstream_pool, request_buffers,
-                           response_buffers, grace_period, admin)
+def caddy_config(
+    site_address,
+    upstreams,
+    timeouts,
+    max_header_size,
+    upstream_pool,
+    request_buffers=0,
+    response_buffers=0,
+    grace_period="10s",
+    admin="localhost:2019",
+):
+    return build_caddyfile(
+        site_address,
+        upstreams,
+        timeouts,
+        max_header_size,
+        upstream_pool,
+        request_buffers,
+        response_buffers,
+        grace_period,
+        admin,
+    )
 
 
 class FilterModule:

@@ -181,11 +181,22 @@ def plan_entry(plan) -> dict:
 
 
 @as_filter_errors(HaproxyConfigError, MemoryBudgetError)
-def haproxy_config(plan, servers=None, port=80, bind_address="*", timeouts=None, http2=True, nbthread=None, hard_stop_after="30s"):
+def haproxy_config(
+    plan, servers=None, port=80, bind_address="*", timeouts=None, http2=True, nbthread=None, hard_stop_after="30s"
+):
     entry = plan_entry(plan)
-    return build_config(servers, entry.get("tune_bufsize"), entry["maxconn"], plan["summary"]["cpus"], port=port,
-                        bind_address=bind_address, timeouts=timeouts, http2=http2, nbthread=nbthread,
-                        hard_stop_after=hard_stop_after)
+    return build_config(
+        servers,
+        entry.get("tune_bufsize"),
+        entry["maxconn"],
+        plan["summary"]["cpus"],
+        port=port,
+        bind_address=bind_address,
+        timeouts=timeouts,
+        http2=http2,
+        nbthread=nbthread,
+        hard_stop_after=hard_stop_after,
+    )
 
 
 class FilterModule:

@@ -365,8 +365,16 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors i
 
 
 @as_filter_errors(MemoryBudgetError, SwapSizingError)
-def memory_budget(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,
-                  gomemlimit_ratio=DEFAULT_GOMEMLIMIT_RATIO, units=None, swap=None):
+def memory_budget(
+    facts,
+    services,
+    reserve=None,
+    cpus=None,
+    memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,
+    gomemlimit_ratio=DEFAULT_GOMEMLIMIT_RATIO,
+    units=None,
+    swap=None,
+):
     return build_plan(facts, services, reserve, cpus, memory_high_ratio, gomemlimit_ratio, units, swap)
 
 

@@ -52,7 +52,9 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input impo
 def memory_plan_entry(plan, unit):
     entries = plan_entries(plan, "memory_plan_entry")
     if not isinstance(unit, str) or not unit:
-        raise MemoryBudgetError(f"memory_plan_entry: unit {unit!r} is not a unit name; expected one such as app.service")
+        raise MemoryBudgetError(
+            f"memory_plan_entry: unit {unit!r} is not a unit name; expected one such as app.service"
+        )
     wanted = unit_of(unit)
     return next((entry for entry in entries if entry["unit"] == wanted), None)
 

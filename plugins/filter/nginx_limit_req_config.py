@@ -238,9 +238,20 @@ def plan_zone_size(plan):
 
 
 @as_filter_errors(NginxLimitReqError, MemoryBudgetError)
-def nginx_limit_req_config(plan, zones=(), conn_zones=(), locations=(), allowlist=(), status=429, conn_status=429,
-                           log_level="error", dry_run=False):
-    return build_config(zones, conn_zones, locations, allowlist, plan_zone_size(plan), status, conn_status, log_level, dry_run)
+def nginx_limit_req_config(
+    plan,
+    zones=(),
+    conn_zones=(),
+    locations=(),
+    allowlist=(),
+    status=429,
+    conn_status=429,
+    log_level="error",
+    dry_run=False,
+):
+    return build_config(
+        zones, conn_zones, locations, allowlist, plan_zone_size(plan), status, conn_status, log_level, dry_run
+    )
 
 
 class FilterModule:

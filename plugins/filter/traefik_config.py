@@ -119,12 +119,38 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors i
 
 
 @as_filter_errors(TraefikConfigError)
-def traefik_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host,
-                   compress=True, encodings=("gzip",), file_watch=False, dynamic_path="/etc/traefik/dynamic.yml",
-                   rule="PathPrefix(`/`)", log_level="INFO", version=None, check_new_version=False):
-    return build_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes,
-                        max_idle_conns_per_host, compress, list(encodings), file_watch, dynamic_path, rule, log_level,
-                        version=version, check_new_version=check_new_version)
+def traefik_config(
+    address,
+    upstreams,
+    responding_timeouts,
+    forwarding_timeouts,
+    max_header_bytes,
+    max_idle_conns_per_host,
+    compress=True,
+    encodings=("gzip",),
+    file_watch=False,
+    dynamic_path="/etc/traefik/dynamic.yml",
+    rule="PathPrefix(`/`)",
+    log_level="INFO",
+    version=None,
+    check_new_version=False,
+):
+    return build_config(
+        address,
+        upstreams,
+        responding_timeouts,
+        forwarding_timeouts,
+        max_header_bytes,
+        max_idle_conns_per_host,
+        compress,
+        list(encodings),
+        file_watch,
+        dynamic_path,
+        rule,
+        log_level,
+        version=version,
+        check_new_version=check_new_version,
+    )
 
 
 class FilterModule:

@@ -51,7 +51,9 @@ def _duration(value, where: str) -> str:
     if not isinstance(value, str) or not _DURATION.fullmatch(value):
         raise CaddyConfigError(f"{where}: {value!r} is not {DURATION_FORM}")
     if not re.search(r"[1-9]", value):
-        raise CaddyConfigError(f"{where}: {value!r} is zero, which Caddy reads as no limit; expected {DURATION_FORM} above 0")
+        raise CaddyConfigError(
+            f"{where}: {value!r} is zero, which Caddy reads as no limit; expected {DURATION_FORM} above 0"
+        )
     return duration_within_go(value, where, CaddyConfigError, DURATION_FORM, days=True)
 
 
@@ -61,8 +63,10 @@ def _size(value, where: str) -> str:
     if not match or not re.search(r"[1-9]", text):
         raise CaddyConfigError(f"{where}: {value!r} is not {SIZE_FORM}, above 0")
     if int(match[1]) * _SIZE_UNITS[match[2]] > CADDY_MAX_INT:
-        raise CaddyConfigError(f"{where}: {value!r} is more than Caddy can hold (a 64-bit integer, read through a float); "
-                               f"expected {SIZE_FORM}, at most {CADDY_MAX_INT} bytes")
+        raise CaddyConfigError(
+            f"{where}: {value!r} is more than Caddy can hold (a 64-bit integer, read through a float); "
+            f"expected {SIZE_FORM}, at most {CADDY_MAX_INT} bytes"
+        )
     return text
 
 
@@ -75,10 +79,14 @@ def _site_address(value) -> str:
 
 def _upstreams(value) -> list:
     if not isinstance(value, (list, tuple)) or not value:
-        raise CaddyConfigError(f"caddy_upstreams: {value!r} is not a non-empty list; expected a list of {UPSTREAM_FORM}")
+        raise CaddyConfigError(
+            f"caddy_upstreams: {value!r} is not a non-empty list; expected a list of {UPSTREAM_FORM}"
+        )
     for index, upstream in enumerate(value):
         if not isinstance(upstream, str) or not _UPSTREAM.fullmatch(upstream):
-            raise CaddyConfigError(f"caddy_upstreams[{index}]: {upstream!r} is not an upstream; expected {UPSTREAM_FORM}")
+            raise CaddyConfigError(
+                f"caddy_upstreams[{index}]: {upstream!r} is not an upstream; expected {UPSTREAM_FORM}"
+            )
         if not upstream.startswith("unix//"):
             _port(upstream, f"caddy_upstreams[{index}]", UPSTREAM_FORM)
     if len(set(value)) != len(value):
@@ -97,13 +105,17 @@ def _pool(value) -> list:
             lines.append(f"keepalive {_duration(pool[key], where)}")
             continue
         if not is_int(pool[key]) or not 1 <= pool[key] <= CADDY_MAX_INT:
-            raise CaddyConfigError(f"{where}: {pool[key]!r} is not an integer >= 1 (connections), at most {CADDY_MAX_INT}; "
-                                   "the pools are bounded here on purpose, Caddy's own max_conns_per_host is unlimited")
+            raise CaddyConfigError(
+                f"{where}: {pool[key]!r} is not an integer >= 1 (connections), at most {CADDY_MAX_INT}; "
+                "the pools are bounded here on purpose, Caddy's own max_conns_per_host is unlimited"
+            )
         lines.append(f"{key} {pool[key]}")
     per_host, total = pool.get("keepalive_idle_conns_per_host"), pool.get("keepalive_idle_conns")
     if per_host is not None and total is not None and per_host > total:
-        raise CaddyConfigError(f"caddy_upstream_pool key 'keepalive_idle_conns_per_host': {per_host} is above "
-                               f"keepalive_idle_conns {total}, the idle connections of all upstreams together")
+        raise CaddyConfigError(
+            f"caddy_upstream_pool key 'keepalive_idle_conns_per_host': {per_host} is above "
+            f"keepalive_idle_conns {total}, the idle connections of all upstreams together"
+        )
     return lines
 
 
@@ -114,15 +126,26 @@ def _buffers(value, variable: str) -> str | None:
     return _size(value, variable)
 
 
-def build_caddyfile(site_address, upstreams, timeouts, max_header_size, upstream_pool, request_buffers=0,
-                    response_buffers=0, grace_period="10s", admin="localhost:2019") -> dict:
+def build_caddyfile(
+    site_address,
+    upstreams,
+    timeouts,
+    max_header_size,
+    upstream_pool,
+    request_buffers=0,
+    response_buffers=0,
+    grace_period="10s",
+    admin="localhost:2019",
+) -> dict:
     """{'lines': [...]} for the role's Caddyfile template, tab-indented as `caddy fmt` writes it."""
     admin_match = _ADMIN.fullmatch(admin) if isinstance(admin, str) else None
     if not admin_match:
         raise CaddyConfigError(f"caddy_admin: {admin!r} is not a loopback address; expected {ADMIN_FORM}")
     port_in_range(admin_match[1], admin, "caddy_admin", CaddyConfigError, ADMIN_FORM)
     timeouts = mapping(timeouts, "caddy_timeouts", CaddyConfigError, TIMEOUT_KEYS)
-    timeout_lines = [f"{key} {_duration(timeouts[key], f'caddy_timeouts key {key!r}')}" for key in TIMEOUT_KEYS if key in timeouts]
+    timeout_lines = [
+        f"{key} {_duration(timeouts[key], f'caddy_timeouts key {key!r}')}" for key in TIMEOUT_KEYS if key in timeouts
+    ]
     header = _size(max_header_size, "caddy_max_header_size")
     grace = _duration(grace_period, "caddy_grace_period")
     site = _site_address(site_address)

@@ -51,7 +51,9 @@ def haproxy_maxconn(bufsize: int, limit_bytes: int) -> int:
 
 
 def introspection_max_cost(budget_bytes: int) -> int:
-    return max(INTROSPECTION_MIN_MAX_COST, math.floor(INTROSPECTION_CACHE_SHARE * budget_bytes / INTROSPECTION_ENTRY_BYTES))
+    return max(
+        INTROSPECTION_MIN_MAX_COST, math.floor(INTROSPECTION_CACHE_SHARE * budget_bytes / INTROSPECTION_ENTRY_BYTES)
+    )
 
 
 def reassembly_pages(share: Fraction, budget_bytes: int) -> tuple[int, int]:
@@ -66,16 +68,24 @@ def extras(service: Service, limit_mb: int) -> dict:
     if service.limit_req_clients is not None:
         zone_bytes = limit_req_zone_bytes(service.limit_req_clients)
         if zone_bytes > limit_bytes:
-            raise refuse(service.name, "limit_req_clients", f"{service.limit_req_clients} clients need a {zone_bytes // KIB}k zone, "
-                         f"more than the service's {limit_mb} MiB; lower limit_req_clients or raise min")
+            raise refuse(
+                service.name,
+                "limit_req_clients",
+                f"{service.limit_req_clients} clients need a {zone_bytes // KIB}k zone, "
+                f"more than the service's {limit_mb} MiB; lower limit_req_clients or raise min",
+            )
         values["limit_req_zone_size"] = f"{zone_bytes // KIB}k"
         values["limit_req_zone_bytes"] = zone_bytes
     if service.tune_bufsize is not None:
         maxconn = haproxy_maxconn(service.tune_bufsize, limit_bytes)
         if maxconn < 1:
-            raise refuse(service.name, "tune_bufsize", f"{limit_mb} MiB minus the {HAPROXY_BASE_BYTES // MIB} MiB base leaves "
-                         f"no room for one {haproxy_connection_bytes(service.tune_bufsize)}-byte connection; raise min or "
-                         "lower tune_bufsize")
+            raise refuse(
+                service.name,
+                "tune_bufsize",
+                f"{limit_mb} MiB minus the {HAPROXY_BASE_BYTES // MIB} MiB base leaves "
+                f"no room for one {haproxy_connection_bytes(service.tune_bufsize)}-byte connection; raise min or "
+                "lower tune_bufsize",
+            )
         values["tune_bufsize"] = service.tune_bufsize
         values["maxconn"] = maxconn
         values["connection_bytes"] = haproxy_connection_bytes(service.tune_bufsize)
@@ -84,8 +94,12 @@ def extras(service: Service, limit_mb: int) -> dict:
     if service.reassembly_share is not None:
         total, per_connection = reassembly_pages(service.reassembly_share, limit_bytes)
         if total < 1:
-            raise refuse(service.name, "reassembly", f"share {float(service.reassembly_share)} of {limit_mb} MiB is less than "
-                         f"one {GOPACKET_PAGE_BYTES}-byte page; raise share or min")
+            raise refuse(
+                service.name,
+                "reassembly",
+                f"share {float(service.reassembly_share)} of {limit_mb} MiB is less than "
+                f"one {GOPACKET_PAGE_BYTES}-byte page; raise share or min",
+            )
         values["max_buffered_pages_total"] = total
         values["max_buffered_pages_per_connection"] = per_connection
     return values

@@ -19,7 +19,7 @@ import re
 KIB = 1024
 MIB = 1024 * 1024
 # cgroup v1 reports "no limit" as a huge page-aligned number (9223372036854771712).
-CGROUP_V1_UNLIMITED = 2 ** 62
+CGROUP_V1_UNLIMITED = 2**62
 # cgroup v1 mounts the cpu controller under one of these names depending on the distribution.
 CGROUP_V1_CPU_DIRS = ("cpu", "cpu,cpuacct", "cpuacct,cpu")
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
@@ -245,13 +245,15 @@ def read_swaps(proc_root: str) -> list[dict]:
         if len(fields) != 5 or not all(f.lstrip("-").isdigit() for f in fields[2:]):
             continue
         path = _unescape_swap_path(fields[0])
-        devices.append({
-            "path": path,
-            "type": "zram" if path.startswith("/dev/zram") else fields[1],
-            "size_bytes": int(fields[2]) * KIB,
-            "used_bytes": int(fields[3]) * KIB,
-            "priority": int(fields[4]),
-        })
+        devices.append(
+            {
+                "path": path,
+                "type": "zram" if path.startswith("/dev/zram") else fields[1],
+                "size_bytes": int(fields[2]) * KIB,
+                "used_bytes": int(fields[3]) * KIB,
+                "priority": int(fields[4]),
+            }
+        )
     return devices
 
 
@@ -277,7 +279,7 @@ def thp_enabled(sys_root: str) -> str | None:
 
 
 def _zram_number(name: str) -> tuple[int, str]:
-    suffix = name[len("zram"):]
+    suffix = name[len("zram") :]
     return (int(suffix) if suffix.isdigit() else -1, name)
 
 
@@ -301,15 +303,17 @@ def read_zram_devices(sys_root: str) -> list[dict]:
             orig, compr, used, mem_limit = (int(field) for field in fields)
         else:
             orig = compr = used = mem_limit = None
-        devices.append({
-            "name": name,
-            "disksize_bytes": disksize,
-            "orig_data_bytes": orig,
-            "compr_data_bytes": compr,
-            "mem_used_bytes": used,
-            # 0 means the device may use as much memory as it likes.
-            "mem_limit_bytes": mem_limit or None,
-        })
+        devices.append(
+            {
+                "name": name,
+                "disksize_bytes": disksize,
+                "orig_data_bytes": orig,
+                "compr_data_bytes": compr,
+                "mem_used_bytes": used,
+                # 0 means the device may use as much memory as it likes.
+                "mem_limit_bytes": mem_limit or None,
+            }
+        )
     return devices
 
 

@@ -68,7 +68,10 @@ def share_by_weight(pool_mb: int, demands: list[tuple[int, int | None, Fraction]
     def total_at(level: Fraction) -> Fraction:
         return sum(_clamp(level * weight, low, high) for low, high, weight in demands)
 
-    breakpoints = sorted({Fraction(low) / w for low, _, w in demands} | {Fraction(high) / w for _, high, w in demands if high is not None})
+    breakpoints = sorted(
+        {Fraction(low) / w for low, _, w in demands}
+        | {Fraction(high) / w for _, high, w in demands if high is not None}
+    )
     below, above = Fraction(0), None
     for point in breakpoints:
         if total_at(point) >= pool_mb:
@@ -76,7 +79,11 @@ def share_by_weight(pool_mb: int, demands: list[tuple[int, int | None, Fraction]
             break
         below = point
     # Between two neighbouring breakpoints the total is linear in the level.
-    slope = sum(w for low, high, w in demands if low / w <= below and (high is None or (above is not None and high / w >= above)))
+    slope = sum(
+        w
+        for low, high, w in demands
+        if low / w <= below and (high is None or (above is not None and high / w >= above))
+    )
     level = below + (pool_mb - total_at(below)) / slope
     return [math.floor(_clamp(level * weight, low, high)) for low, high, weight in demands]
 
@@ -86,7 +93,8 @@ def python_workers(service: Service, limit_mb: int, cpus: int) -> int:
     by_memory = math.floor((WORKERS_SHARE * limit_mb - service.master_mb) / service.per_worker_mb)
     if by_memory < 1:
         raise refuse(
-            service.name, "min",
+            service.name,
+            "min",
             f"the first limit that acts, {limit_mb} MiB, leaves {math.floor(WORKERS_SHARE * limit_mb)} MiB for "
             f"the master ({service.master_mb} MiB) and one worker ({service.per_worker_mb} MiB) after "
             f"{100 - int(WORKERS_SHARE * 100)} % headroom; raise min or lower per_worker/master",
@@ -99,8 +107,12 @@ def _memory_high_mb(service: Service, memory_max_mb: int, high_ratio: Fraction) 
         return None
     high_mb = service.memory_high_mb if service.memory_high_mb is not None else math.floor(high_ratio * memory_max_mb)
     if not 1 <= high_mb < memory_max_mb:
-        raise refuse(service.name, "memory_high", f"{high_mb} MiB is not below the MemoryMax of {memory_max_mb} MiB the "
-                     "plan gives this service; lower memory_high or raise min")
+        raise refuse(
+            service.name,
+            "memory_high",
+            f"{high_mb} MiB is not below the MemoryMax of {memory_max_mb} MiB the "
+            "plan gives this service; lower memory_high or raise min",
+        )
     return high_mb
 
 
@@ -110,8 +122,12 @@ def _gomemlimit_mb(service: Service, limit_mb: int, go_ratio: Fraction) -> int |
     ceiling = math.floor(go_ratio * limit_mb)
     if service.gomemlimit_mb is not None:
         if service.tier == 1 and service.gomemlimit_mb > ceiling:
-            raise refuse(service.name, "gomemlimit", f"{service.gomemlimit_mb} MiB is above {ceiling} MiB, "
-                         f"{float(go_ratio):g} x the {limit_mb} MiB limit that acts first; lower it or leave it to the plan")
+            raise refuse(
+                service.name,
+                "gomemlimit",
+                f"{service.gomemlimit_mb} MiB is above {ceiling} MiB, "
+                f"{float(go_ratio):g} x the {limit_mb} MiB limit that acts first; lower it or leave it to the plan",
+            )
         return service.gomemlimit_mb
     # Tier 0 and 2 have only an estimate: a heap limit from it would make the GC run flat out
     # once the live heap is bigger than the guess.
@@ -130,7 +146,9 @@ def _bytes(value_mb: int | None) -> int | None:
     return None if value_mb is None else value_mb * MIB
 
 
-def service_plan(service: Service, memory_max_mb: int | None, cpus: int, high_ratio: Fraction, go_ratio: Fraction) -> dict:
+def service_plan(
+    service: Service, memory_max_mb: int | None, cpus: int, high_ratio: Fraction, go_ratio: Fraction
+) -> dict:
     """One service's entry; memory_max_mb is None for tier 0 and 2 (their budget is their min)."""
     tier1 = service.tier == 1
     budget_mb = memory_max_mb if tier1 else service.min_mb
@@ -211,8 +229,10 @@ def _resolve_cpus(cpus, host: HostFacts, services: list[Service]) -> int:
             raise MemoryBudgetError(f"memory_budget: option 'cpus': {cpus!r} is not an integer >= 1")
         return cpus
     if host.cpus is None and any(s.runtime == "python" for s in services):
-        raise MemoryBudgetError("memory_budget: option 'cpus': the facts have no CPU count (cpus, processor_vcpus or "
-                                "processor_nproc) and a python service needs one; pass cpus=N")
+        raise MemoryBudgetError(
+            "memory_budget: option 'cpus': the facts have no CPU count (cpus, processor_vcpus or "
+            "processor_nproc) and a python service needs one; pass cpus=N"
+        )
     return host.cpus or 1
 
 
@@ -220,9 +240,11 @@ def _pair(prefix: str, value_mb: int) -> dict:
     return {f"{prefix}_bytes": value_mb * MIB, f"{prefix}_mb": value_mb}
 
 
-SWAP_FORM = ("a mapping {backend: file|zram|both, state: present|absent, "
-             "zram_size_mb: integer >= 0 (or its decimal string)}, the swap role's swap_backend, swap_state and "
-             "swap_zram_size_mb; null keys take the role's defaults")
+SWAP_FORM = (
+    "a mapping {backend: file|zram|both, state: present|absent, "
+    "zram_size_mb: integer >= 0 (or its decimal string)}, the swap role's swap_backend, swap_state and "
+    "swap_zram_size_mb; null keys take the role's defaults"
+)
 
 
 def _as_spec_int(value):
@@ -255,8 +277,16 @@ def _check_swap(swap) -> dict | None:
     return {**swap, "zram_size_mb": zram_mb} if "zram_size_mb" in swap else swap
 
 
-def build_plan(facts, services, reserve=None, cpus=None, memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,
-               gomemlimit_ratio=DEFAULT_GOMEMLIMIT_RATIO, units=None, swap=None) -> dict:
+def build_plan(
+    facts,
+    services,
+    reserve=None,
+    cpus=None,
+    memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,
+    gomemlimit_ratio=DEFAULT_GOMEMLIMIT_RATIO,
+    units=None,
+    swap=None,
+) -> dict:
     """The whole memory plan: {'services': {name: entry}, 'summary': {...}, 'warnings': [...]}."""
     high_ratio = parse_ratio(memory_high_ratio, 1, False, "memory_budget: option 'memory_high_ratio'")
     go_ratio = parse_ratio(gomemlimit_ratio, MAX_GOMEMLIMIT_RATIO, True, "memory_budget: option 'gomemlimit_ratio'")

@@ -56,7 +56,9 @@ def watermarks_mb(host: HostFacts) -> tuple[int, str]:
     # Whole MiB, as the pool is: a few more bytes of RAM must never cost a service a MiB.
     memory_bytes = host.effective_mb * MIB
     if host.min_free_bytes is not None:
-        scale = host.watermark_scale_factor if host.watermark_scale_factor is not None else DEFAULT_WATERMARK_SCALE_FACTOR
+        scale = (
+            host.watermark_scale_factor if host.watermark_scale_factor is not None else DEFAULT_WATERMARK_SCALE_FACTOR
+        )
         return -(-high_watermark_bytes(memory_bytes, host.min_free_bytes, scale) // MIB), "min_free_kbytes"
     estimate = estimated_min_free_bytes(memory_bytes)
     return -(-high_watermark_bytes(memory_bytes, estimate, DEFAULT_WATERMARK_SCALE_FACTOR) // MIB), "estimated"
@@ -89,8 +91,10 @@ def resolve_reserve(reserve, host: HostFacts, swap: dict | None) -> dict:
     if reserve is None:
         resolved = default_reserve(host, swap)
         terms = resolved["terms"]
-        origin = (f"default reserve {resolved['reserve_mb']} MiB (base {terms['base_mb']} + page cache "
-                  f"{terms['page_cache_mb']} + watermarks {terms['watermarks_mb']} + zram {terms['zram_mb']} MiB)")
+        origin = (
+            f"default reserve {resolved['reserve_mb']} MiB (base {terms['base_mb']} + page cache "
+            f"{terms['page_cache_mb']} + watermarks {terms['watermarks_mb']} + zram {terms['zram_mb']} MiB)"
+        )
     else:
         reserve_mb = parse_size_mb(reserve, "memory_budget: option 'reserve'")
         resolved = {"reserve_mb": reserve_mb, "terms": {"given_mb": reserve_mb}, "watermarks_source": "given"}
@@ -101,4 +105,3 @@ def resolve_reserve(reserve, host: HostFacts, swap: dict | None) -> dict:
             f"{effective_mb} MiB; pass a smaller reserve ({SIZE_FORM}) or use a bigger host"
         )
     return resolved
-

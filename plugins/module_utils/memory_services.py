@@ -71,7 +71,18 @@ OOM_POLICIES = ("continue", "stop", "kill")
 SELF_PROTECTING_UNITS = ("ssh.service",)
 # systemd unit names: ASCII letters, digits, ':', '-', '_', '.', '\' and '@' (systemd.unit(5)).
 _UNIT_NAME = re.compile(r"[A-Za-z0-9:_@\\-][A-Za-z0-9:_.@\\-]*")
-_OTHER_UNIT_TYPES = (".slice", ".scope", ".socket", ".timer", ".mount", ".swap", ".path", ".target", ".device", ".automount")
+_OTHER_UNIT_TYPES = (
+    ".slice",
+    ".scope",
+    ".socket",
+    ".timer",
+    ".mount",
+    ".swap",
+    ".path",
+    ".target",
+    ".device",
+    ".automount",
+)
 
 
 @dataclass(frozen=True)
@@ -113,11 +124,19 @@ def _parse_name(raw: dict, label: str) -> str:
     if not isinstance(name, str) or not name:
         raise refuse(label, "name", f"{name!r} is not a name; required, a non-empty string naming a systemd service")
     if name.endswith(_OTHER_UNIT_TYPES):
-        raise refuse(name, "name", "only .service units are tiered (slices, timers, sockets and the like have no "
-                     "[Service] section to cap); name the service the unit starts, for example 'backup' for backup.timer")
+        raise refuse(
+            name,
+            "name",
+            "only .service units are tiered (slices, timers, sockets and the like have no "
+            "[Service] section to cap); name the service the unit starts, for example 'backup' for backup.timer",
+        )
     if not _UNIT_NAME.fullmatch(name) or ".." in name:
-        raise refuse(name, "name", "not a systemd unit name; use letters, digits and ':', '-', '_', '.', '@' "
-                     "(no '/', no '..'), for example 'app' or 'app.service'")
+        raise refuse(
+            name,
+            "name",
+            "not a systemd unit name; use letters, digits and ':', '-', '_', '.', '@' "
+            "(no '/', no '..'), for example 'app' or 'app.service'",
+        )
     return name
 
 
@@ -141,7 +160,9 @@ def _check_key_scope(raw: dict, name: str, tier: int, runtime: str) -> None:
             )
             raise refuse(name, key, reason)
         if "runtime" in spec and runtime != spec["runtime"]:
-            raise refuse(name, key, f"only valid with runtime '{spec['runtime']}', this service has runtime '{runtime}'")
+            raise refuse(
+                name, key, f"only valid with runtime '{spec['runtime']}', this service has runtime '{runtime}'"
+            )
 
 
 def _parse_tier(raw: dict, name: str) -> int:
@@ -189,8 +210,12 @@ def _parse_oom_policy(raw: dict, name: str, tier: int, runtime: str, unit: str) 
         return "continue" if prefork and tier != 2 else None
     policy = raw["oom_policy"]
     if policy not in OOM_POLICIES:
-        raise refuse(name, "oom_policy", f"{policy!r} is not an OOMPolicy; expected one of {', '.join(OOM_POLICIES)} "
-                     "(continue for a pre-fork server whose master respawns its workers)")
+        raise refuse(
+            name,
+            "oom_policy",
+            f"{policy!r} is not an OOMPolicy; expected one of {', '.join(OOM_POLICIES)} "
+            "(continue for a pre-fork server whose master respawns its workers)",
+        )
     return policy
 
 
@@ -231,7 +256,9 @@ def _parse_limit_req_clients(raw: dict, name: str) -> int | None:
         return None
     clients = raw["limit_req_clients"]
     if not is_int(clients) or clients <= 0:
-        raise refuse(name, "limit_req_clients", f"{clients!r} is not a positive integer (expected distinct client addresses)")
+        raise refuse(
+            name, "limit_req_clients", f"{clients!r} is not a positive integer (expected distinct client addresses)"
+        )
     return clients
 
 
@@ -244,8 +271,12 @@ def _parse_tune_bufsize(raw: dict, name: str) -> int | None:
     bufsize = raw["tune_bufsize"]
     low, high = TUNE_BUFSIZE_RANGE
     if not is_int(bufsize) or not low <= bufsize <= high:
-        raise refuse(name, "tune_bufsize", f"{bufsize!r} is not HAProxy's tune.bufsize in bytes; expected an integer "
-                     f"in {low}..{high}, 16384 by default (HTTP/2 needs at least 16384)")
+        raise refuse(
+            name,
+            "tune_bufsize",
+            f"{bufsize!r} is not HAProxy's tune.bufsize in bytes; expected an integer "
+            f"in {low}..{high}, 16384 by default (HTTP/2 needs at least 16384)",
+        )
     return bufsize
 
 
@@ -260,7 +291,9 @@ def _parse_reassembly(raw: dict, name: str) -> Fraction | None:
             raise refuse(name, "reassembly", f"unknown sub-key {key!r}; accepted: share")
     share = value.get("share", 0.25)
     if not is_number(share) or not math.isfinite(share) or not 0 < share <= REASSEMBLY_MAX_SHARE:
-        raise refuse(name, "reassembly", f"share {share!r} is out of range; expected a number > 0 and <= {REASSEMBLY_MAX_SHARE}")
+        raise refuse(
+            name, "reassembly", f"share {share!r} is out of range; expected a number > 0 and <= {REASSEMBLY_MAX_SHARE}"
+        )
     return Fraction(share)
 
 
@@ -278,7 +311,12 @@ def parse_service(raw, index: int) -> Service:
     min_mb, max_mb = _parse_min_max(raw, name)
     unit = unit_of(name)
     return Service(
-        name=name, unit=unit, tier=tier, runtime=runtime, min_mb=min_mb, max_mb=max_mb,
+        name=name,
+        unit=unit,
+        tier=tier,
+        runtime=runtime,
+        min_mb=min_mb,
+        max_mb=max_mb,
         weight=_parse_weight(raw, name),
         swap_max_mb=_size_mb(raw, name, "swap_max", allow_zero=True) if tier == 1 else None,
         memory_high_mb=_size_mb(raw, name, "memory_high"),
@@ -316,18 +354,27 @@ def parse_services(services, units=None) -> list[Service]:
     it (the filter used on its own) nothing is added and nothing is checked against the host.
     """
     if not isinstance(services, (list, tuple)):
-        raise MemoryBudgetError(f"memory_budget: option 'services': {type(services).__name__} given, expected a list of mappings")
+        raise MemoryBudgetError(
+            f"memory_budget: option 'services': {type(services).__name__} given, expected a list of mappings"
+        )
     present = _present(units)
     parsed, first_index = [], {}
     for index, raw in enumerate(services):
         service = parse_service(raw, index)
         if service.unit in first_index:
             other = parsed[first_index[service.unit]].name
-            raise refuse(service.name, "name", f"names the same unit ({service.unit}) as '{other}' "
-                         f"(items {first_index[service.unit] + 1} and {index + 1}); list each unit once")
+            raise refuse(
+                service.name,
+                "name",
+                f"names the same unit ({service.unit}) as '{other}' "
+                f"(items {first_index[service.unit] + 1} and {index + 1}); list each unit once",
+            )
         if present is not None and service.unit not in present:
-            raise refuse(service.name, "name", f"unit {service.unit} does not exist on this host; install or "
-                         "create it first, or remove the entry")
+            raise refuse(
+                service.name,
+                "name",
+                f"unit {service.unit} does not exist on this host; install or create it first, or remove the entry",
+            )
         first_index[service.unit] = index
         parsed.append(service)
     if present is None:

@@ -20,7 +20,7 @@ KIB = 1024
 MIB = 1024 * 1024
 # No memory size a VPS plan deals with comes near this; larger values are typos (or
 # 400-digit strings that would overflow a float).
-MAX_SIZE_BYTES = 2 ** 50  # 1 PiB
+MAX_SIZE_BYTES = 2**50  # 1 PiB
 
 SIZE_FORM = (
     "a positive integer (MiB), a string of digits (MiB) or a number with a binary unit like "
@@ -76,7 +76,9 @@ def parse_size(value, where: str, allow_zero: bool = False) -> int:
         raise MemoryBudgetError(f"{where}: {value!r} is too large; expected {SIZE_FORM} below 1 PiB")
     if size_bytes < 0 or (size_bytes == 0 and not allow_zero):
         bound = "0 or more" if allow_zero else "greater than 0"
-        raise MemoryBudgetError(f"{where}: {value!r} is {'negative' if size_bytes < 0 else 'zero'}; expected {SIZE_FORM} {bound}")
+        raise MemoryBudgetError(
+            f"{where}: {value!r} is {'negative' if size_bytes < 0 else 'zero'}; expected {SIZE_FORM} {bound}"
+        )
     return size_bytes
 
 

@@ -80,7 +80,9 @@ def _mapping(entry, where: str, keys: tuple, example: str) -> dict:
 def _where(variable: str, index: int, entry, pattern: re.Pattern) -> str:
     """'nginx_limit_req_zones[2] (perip)': Ansible's 0-based index, and the name once it is one."""
     name = entry.get("name") if isinstance(entry, dict) else None
-    return f"{variable}[{index}] ({name})" if isinstance(name, str) and pattern.fullmatch(name) else f"{variable}[{index}]"
+    return (
+        f"{variable}[{index}] ({name})" if isinstance(name, str) and pattern.fullmatch(name) else f"{variable}[{index}]"
+    )
 
 
 def _name(entry: dict, where: str, pattern: re.Pattern, form: str) -> str:
@@ -116,8 +118,10 @@ def _rate(value, where: str) -> str:
     if int(match[1]) < 1:
         raise NginxLimitReqError(f"{where} key 'rate': {value!r} lets no request through; expected at least 1r/m")
     if int(match[1]) > MAX_RATE:
-        raise NginxLimitReqError(f"{where} key 'rate': {value!r} is more than nginx can hold (it keeps the rate in "
-                                 f"thousandths, in a 64-bit integer); expected 1..{MAX_RATE} requests, like 5r/s or 30r/m")
+        raise NginxLimitReqError(
+            f"{where} key 'rate': {value!r} is more than nginx can hold (it keeps the rate in "
+            f"thousandths, in a 64-bit integer); expected 1..{MAX_RATE} requests, like 5r/s or 30r/m"
+        )
     return f"{int(match[1])}r/{match[2]}"
 
 
@@ -132,15 +136,21 @@ def _size(value, where: str) -> tuple[str, int]:
         raise NginxLimitReqError(f"{where}: {value!r} is not a size; expected {SIZE_FORM}")
     size_bytes = number * {"": 1, "k": KIB, "m": MIB}[unit]
     if size_bytes < MIN_ZONE_BYTES:
-        raise NginxLimitReqError(f"{where}: {value!r} is {size_bytes} bytes, below the 32k nginx needs for a zone; expected {SIZE_FORM}")
+        raise NginxLimitReqError(
+            f"{where}: {value!r} is {size_bytes} bytes, below the 32k nginx needs for a zone; expected {SIZE_FORM}"
+        )
     if size_bytes > MAX_ZONE_BYTES:
-        raise NginxLimitReqError(f"{where}: {value!r} is {size_bytes} bytes, more than nginx reads as a size; expected "
-                                 f"{SIZE_FORM}, at most {MAX_ZONE_BYTES // MIB}m ({MAX_ZONE_BYTES} bytes)")
+        raise NginxLimitReqError(
+            f"{where}: {value!r} is {size_bytes} bytes, more than nginx reads as a size; expected "
+            f"{SIZE_FORM}, at most {MAX_ZONE_BYTES // MIB}m ({MAX_ZONE_BYTES} bytes)"
+        )
     if not unit:
         # Bytes are printed as k so the zone reads the way the docs and the memory plan write it.
         if size_bytes % KIB:
-            raise NginxLimitReqError(f"{where}: {value!r} bytes is not a whole number of KiB; give it in k or m, like "
-                                     f"{-(-size_bytes // KIB)}k")
+            raise NginxLimitReqError(
+                f"{where}: {value!r} bytes is not a whole number of KiB; give it in k or m, like "
+                f"{-(-size_bytes // KIB)}k"
+            )
         number, unit = size_bytes // KIB, "k"
     return f"{number}{unit}", size_bytes
 
@@ -148,8 +158,10 @@ def _size(value, where: str) -> tuple[str, int]:
 def _key(entry: dict, where: str) -> str:
     key = entry.get("key", DEFAULT_KEY)
     if not isinstance(key, str) or not key or _KEY_FORBIDDEN.search(key):
-        raise NginxLimitReqError(f"{where} key 'key': {key!r} is not a zone key; expected one nginx word of variables "
-                                 f"and text without spaces, quotes, ';', '{{', '}}', '\\' or '#', like {DEFAULT_KEY}")
+        raise NginxLimitReqError(
+            f"{where} key 'key': {key!r} is not a zone key; expected one nginx word of variables "
+            f"and text without spaces, quotes, ';', '{{', '}}', '\\' or '#', like {DEFAULT_KEY}"
+        )
     return key
 
 
@@ -165,12 +177,18 @@ def _zone(raw, index: int, conn: bool, plan_zone_size) -> dict:
     if "size" in entry:
         zone["size"], zone["size_bytes"] = _size(entry["size"], f"{where} key 'size'")
     elif conn:
-        raise NginxLimitReqError(f"{where}: no 'size'; give one, an nginx size such as 1m, at least 32k (64 bytes a connection state)")
+        raise NginxLimitReqError(
+            f"{where}: no 'size'; give one, an nginx size such as 1m, at least 32k (64 bytes a connection state)"
+        )
     elif plan_zone_size is None:
-        raise NginxLimitReqError(f"{where}: no 'size'; give one (an nginx size such as 1m, at least 32k) or set limit_req_clients "
-                                 "on the nginx entry of smallvps_services so the memory plan sizes the zone")
+        raise NginxLimitReqError(
+            f"{where}: no 'size'; give one (an nginx size such as 1m, at least 32k) or set limit_req_clients "
+            "on the nginx entry of smallvps_services so the memory plan sizes the zone"
+        )
     else:
-        zone["size"], zone["size_bytes"] = _size(plan_zone_size, f"{where} key 'size' (the memory plan's limit_req_zone_size)")
+        zone["size"], zone["size_bytes"] = _size(
+            plan_zone_size, f"{where} key 'size' (the memory plan's limit_req_zone_size)"
+        )
     zone["states"] = zone["size_bytes"] // (LIMIT_CONN_STATE_BYTES if conn else LIMIT_REQ_STATE_BYTES)
     return zone
 
@@ -183,15 +201,19 @@ def _check_unique_zone_names(zones: list, conn_zones: list) -> None:
         for index, zone in enumerate(parsed):
             other = seen.setdefault(zone["name"].lower(), (variable, index, zone["name"]))
             if other[:2] != (variable, index):
-                raise NginxLimitReqError(f"{variable}[{index}] ({zone['name']}) key 'name': {zone['name']!r} is also the name of "
-                                         f"{other[0]}[{other[1]}] ({other[2]}); zone names must be unique across both lists, "
-                                         "ignoring case (a shared memory zone serves limit_req or limit_conn, not both)")
+                raise NginxLimitReqError(
+                    f"{variable}[{index}] ({zone['name']}) key 'name': {zone['name']!r} is also the name of "
+                    f"{other[0]}[{other[1]}] ({other[2]}); zone names must be unique across both lists, "
+                    "ignoring case (a shared memory zone serves limit_req or limit_conn, not both)"
+                )
 
 
 def _zone_of(entry: dict, where: str, zone_names: list, variable: str) -> str:
     zone = entry.get("zone")
     if zone not in zone_names:
-        raise NginxLimitReqError(f"{where} key 'zone': {zone!r} is not a zone of {variable}; defined: {', '.join(zone_names) or 'none'}")
+        raise NginxLimitReqError(
+            f"{where} key 'zone': {zone!r} is not a zone of {variable}; defined: {', '.join(zone_names) or 'none'}"
+        )
     return zone
 
 
@@ -202,11 +224,15 @@ def _limit_req_line(raw, where: str, zone_names: list) -> tuple[str, str]:
     nodelay = _flag(entry, where, "nodelay", False)
     delay = _count(entry, where, "delay", 0, MAX_BURST)
     if nodelay and delay is not None:
-        raise NginxLimitReqError(f"{where} key 'delay': nodelay and delay exclude each other; nodelay serves the whole burst at "
-                                 "once, delay=N only the first N")
+        raise NginxLimitReqError(
+            f"{where} key 'delay': nodelay and delay exclude each other; nodelay serves the whole burst at "
+            "once, delay=N only the first N"
+        )
     if delay is not None and delay > burst:
-        raise NginxLimitReqError(f"{where} key 'delay': {delay} is more than burst {burst}; delay=N serves the first N requests "
-                                 "of the burst without delay, so N is at most the burst")
+        raise NginxLimitReqError(
+            f"{where} key 'delay': {delay} is more than burst {burst}; delay=N serves the first N requests "
+            "of the burst without delay, so N is at most the burst"
+        )
     # nginx refuses burst=0 and delay=0; both are its defaults, so they are left out.
     parts = [f"zone={zone}"] + ([f"burst={burst}"] if burst else [])
     parts += ["nodelay"] if nodelay else ([f"delay={delay}"] if delay else [])
@@ -217,7 +243,9 @@ def _limit_conn_line(raw, where: str, zone_names: list) -> tuple[str, str]:
     entry = _mapping(raw, where, LIMIT_CONN_KEYS, "{zone: perconn, number: 20}")
     zone = _zone_of(entry, where, zone_names, CONN_ZONES)
     if "number" not in entry:
-        raise NginxLimitReqError(f"{where} key 'number': required, the connections one key may hold open, 1..{MAX_CONNECTIONS}")
+        raise NginxLimitReqError(
+            f"{where} key 'number': required, the connections one key may hold open, 1..{MAX_CONNECTIONS}"
+        )
     return zone, f"limit_conn {zone} {_count(entry, where, 'number', 1, MAX_CONNECTIONS)};"
 
 
@@ -227,8 +255,10 @@ def _limit_lines(entry: dict, where: str, key: str, zone_names: list, render, ex
         zone, line = render(raw, f"{where} {key}[{index}]", zone_names)
         if zone in used:
             # nginx: "is duplicate"; one zone applies once per location.
-            raise NginxLimitReqError(f"{where} {key}[{index}] key 'zone': {zone!r} is already applied by {key}[{used[zone]}]; "
-                                     "a zone may be applied once per location")
+            raise NginxLimitReqError(
+                f"{where} {key}[{index}] key 'zone': {zone!r} is already applied by {key}[{used[zone]}]; "
+                "a zone may be applied once per location"
+            )
         used[zone] = index
         lines.append(line)
     return lines
@@ -237,8 +267,10 @@ def _limit_lines(entry: dict, where: str, key: str, zone_names: list, render, ex
 def _path(entry: dict, where: str) -> str:
     path = entry.get("path")
     if not isinstance(path, str) or not path.strip() or _PATH_FORBIDDEN.search(path):
-        raise NginxLimitReqError(f"{where} key 'path': {path!r} is not a location match; required, what follows 'location', like "
-                                 "/, /api/, = /login or ~ ^/slow, without '{', '}', ';', a newline or a '#' comment")
+        raise NginxLimitReqError(
+            f"{where} key 'path': {path!r} is not a location match; required, what follows 'location', like "
+            "/, /api/, = /login or ~ ^/slow, without '{', '}', ';', a newline or a '#' comment"
+        )
     return path
 
 
@@ -251,7 +283,10 @@ def _location(raw, index: int, req_zones: list, conn_zones: list) -> dict:
     lines += _limit_lines(entry, where, "limit_conn", conn_zones, _limit_conn_line, "[{zone: perconn, number: 20}]")
     dry_run = _flag(entry, where, "dry_run", None)
     if dry_run is not None:
-        lines += [f"limit_req_dry_run {'on' if dry_run else 'off'};", f"limit_conn_dry_run {'on' if dry_run else 'off'};"]
+        lines += [
+            f"limit_req_dry_run {'on' if dry_run else 'off'};",
+            f"limit_conn_dry_run {'on' if dry_run else 'off'};",
+        ]
     return {"name": name, "path": path, "proxy": _flag(entry, where, "proxy", True), "lines": lines}
 
 
@@ -261,13 +296,17 @@ def _locations(locations, req_zones: list, conn_zones: list) -> list:
         location = _location(raw, index, req_zones, conn_zones)
         where = f"{LOCATIONS}[{index}] ({location['name']})"
         if location["name"] in names:
-            raise NginxLimitReqError(f"{where} key 'name': {location['name']!r} is also the name of {LOCATIONS}[{names[location['name']]}]; "
-                                     "location names must be unique")
+            raise NginxLimitReqError(
+                f"{where} key 'name': {location['name']!r} is also the name of {LOCATIONS}[{names[location['name']]}]; "
+                "location names must be unique"
+            )
         # nginx refuses a second identical prefix or exact location ("duplicate location").
         match = " ".join(location["path"].split())
         if match in paths:
-            raise NginxLimitReqError(f"{where} key 'path': {location['path']!r} is also the path of {LOCATIONS}[{paths[match]}]; "
-                                     "a location match may appear once")
+            raise NginxLimitReqError(
+                f"{where} key 'path': {location['path']!r} is also the path of {LOCATIONS}[{paths[match]}]; "
+                "a location match may appear once"
+            )
         names[location["name"]], paths[match] = index, index
         parsed.append(location)
     return parsed
@@ -281,10 +320,14 @@ def _allowlist(allowlist) -> list:
                 raise ValueError(value)
             network = str(ipaddress.ip_network(value, strict=False))
         except ValueError:
-            raise NginxLimitReqError(f"{ALLOWLIST}[{index}]: {value!r} is not an address or network; expected an IPv4 or IPv6 "
-                                     "address or CIDR network, like 127.0.0.1, 10.0.0.0/8 or 2001:db8::/32") from None
+            raise NginxLimitReqError(
+                f"{ALLOWLIST}[{index}]: {value!r} is not an address or network; expected an IPv4 or IPv6 "
+                "address or CIDR network, like 127.0.0.1, 10.0.0.0/8 or 2001:db8::/32"
+            ) from None
         if network in networks:
-            raise NginxLimitReqError(f"{ALLOWLIST}[{index}]: {value!r} is {network}, already listed as {ALLOWLIST}[{networks[network]}]")
+            raise NginxLimitReqError(
+                f"{ALLOWLIST}[{index}]: {value!r} is {network}, already listed as {ALLOWLIST}[{networks[network]}]"
+            )
         networks[network] = index
     return list(networks)
 
@@ -295,37 +338,73 @@ def _global(value, variable: str, check, form: str):
     return value
 
 
-def _http_lines(zones: list, conn_zones: list, networks: list, status: int, conn_status: int, log_level: str, dry_run: bool) -> list:
+def _http_lines(
+    zones: list, conn_zones: list, networks: list, status: int, conn_status: int, log_level: str, dry_run: bool
+) -> list:
     lines = []
     # With an allow-list every zone is keyed on a map that is "" for exempt addresses.
-    keyed = {zone["name"]: f"{KEY_VARIABLE_PREFIX}{zone['name']}" if networks else zone["key"] for zone in zones + conn_zones}
+    keyed = {
+        zone["name"]: f"{KEY_VARIABLE_PREFIX}{zone['name']}" if networks else zone["key"] for zone in zones + conn_zones
+    }
     if networks:
         lines += [f"geo {EXEMPT_VARIABLE} {{", "    default 0;", *(f"    {network} 1;" for network in networks), "}"]
         for zone in zones + conn_zones:
-            lines += [f"map {EXEMPT_VARIABLE} {keyed[zone['name']]} {{", f"    default {zone['key']};", '    1 "";', "}"]
+            lines += [
+                f"map {EXEMPT_VARIABLE} {keyed[zone['name']]} {{",
+                f"    default {zone['key']};",
+                '    1 "";',
+                "}",
+            ]
     lines += [f"limit_req_zone {keyed[z['name']]} zone={z['name']}:{z['size']} rate={z['rate']};" for z in zones]
     lines += [f"limit_conn_zone {keyed[z['name']]} zone={z['name']}:{z['size']};" for z in conn_zones]
-    lines += [f"limit_req_status {status};", f"limit_req_log_level {log_level};",
-              f"limit_conn_status {conn_status};", f"limit_conn_log_level {log_level};"]
+    lines += [
+        f"limit_req_status {status};",
+        f"limit_req_log_level {log_level};",
+        f"limit_conn_status {conn_status};",
+        f"limit_conn_log_level {log_level};",
+    ]
     if dry_run:
         lines += ["limit_req_dry_run on;", "limit_conn_dry_run on;"]
     return lines
 
 
-def build_config(zones, conn_zones=(), locations=(), allowlist=(), plan_zone_size=None, status=429, conn_status=429,
-                 log_level="error", dry_run=False) -> dict:
+def build_config(
+    zones,
+    conn_zones=(),
+    locations=(),
+    allowlist=(),
+    plan_zone_size=None,
+    status=429,
+    conn_status=429,
+    log_level="error",
+    dry_run=False,
+) -> dict:
     """{'http': [lines], 'locations': [{name, path, proxy, lines}], 'zones': [...], 'conn_zones': [...]}."""
+
     def is_status(value):
         return is_int(value) and STATUS_RANGE[0] <= value <= STATUS_RANGE[1]
 
-    status_form = "an HTTP status for refused requests; expected an integer 400..599, like 429 (Too Many Requests) or 503"
+    status_form = (
+        "an HTTP status for refused requests; expected an integer 400..599, like 429 (Too Many Requests) or 503"
+    )
     status = _global(status, "nginx_limit_req_status", is_status, status_form)
     conn_status = _global(conn_status, "nginx_limit_req_conn_status", is_status, status_form)
-    log_level = _global(log_level, "nginx_limit_req_log_level", lambda value: value in LOG_LEVELS,
-                        f"a log level; expected one of {', '.join(LOG_LEVELS)}")
-    dry_run = _global(dry_run, "nginx_limit_req_dry_run", lambda value: isinstance(value, bool), "a boolean; expected true or false")
-    req = [_zone(raw, i, False, plan_zone_size) for i, raw in enumerate(_items(zones, ZONES, "[{name: perip, rate: 5r/s}]"))]
-    conn = [_zone(raw, i, True, None) for i, raw in enumerate(_items(conn_zones, CONN_ZONES, "[{name: perconn, size: 1m}]"))]
+    log_level = _global(
+        log_level,
+        "nginx_limit_req_log_level",
+        lambda value: value in LOG_LEVELS,
+        f"a log level; expected one of {', '.join(LOG_LEVELS)}",
+    )
+    dry_run = _global(
+        dry_run, "nginx_limit_req_dry_run", lambda value: isinstance(value, bool), "a boolean; expected true or false"
+    )
+    req = [
+        _zone(raw, i, False, plan_zone_size)
+        for i, raw in enumerate(_items(zones, ZONES, "[{name: perip, rate: 5r/s}]"))
+    ]
+    conn = [
+        _zone(raw, i, True, None) for i, raw in enumerate(_items(conn_zones, CONN_ZONES, "[{name: perconn, size: 1m}]"))
+    ]
     _check_unique_zone_names(req, conn)
     parsed_locations = _locations(locations, [z["name"] for z in req], [z["name"] for z in conn])
     networks = _allowlist(allowlist)

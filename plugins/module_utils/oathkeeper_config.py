@@ -212,7 +212,7 @@ def _handlers(kind: str, value, known: dict, sizes: dict) -> dict:
     for name, raw in handlers.items():
         if name not in known:
             raise OathkeeperConfigError(
-                f"oathkeeper_{kind}.{name}: not a handler this role configures; accepted: " f"{', '.join(known)}"
+                f"oathkeeper_{kind}.{name}: not a handler this role configures; accepted: {', '.join(known)}"
             )
         out[name] = _handler(kind, name, raw, known[name], sizes)
     if not any(handler["enabled"] for handler in out.values()):

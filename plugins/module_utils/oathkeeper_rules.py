@@ -30,7 +30,7 @@ def _rule_handlers(rule: dict, where: str, key: str, handlers: dict, many: bool)
     names = rule.get(key, [enabled[0]] if many else enabled[0])
     names = names if many else [names]
     expected = (
-        f"{'a list of ' if many else 'one of '}the enabled {VARIABLES[key][len('oathkeeper_'):]}: {', '.join(enabled)}"
+        f"{'a list of ' if many else 'one of '}the enabled {VARIABLES[key][len('oathkeeper_') :]}: {', '.join(enabled)}"
     )
     if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
         raise OathkeeperConfigError(f"{where} key '{key}': {rule.get(key)!r}; expected {expected}")

@@ -179,7 +179,9 @@ def file_decision(
     if explicit:
         if desired_mb <= room_mb:
             return result(new_action, desired_mb)
-        reused = f" (plus {current_mb} MiB of the current {path}, which is replaced)" if current_bytes is not None else ""
+        reused = (
+            f" (plus {current_mb} MiB of the current {path}, which is replaced)" if current_bytes is not None else ""
+        )
         return result(
             "refuse",
             desired_mb,

@@ -97,8 +97,10 @@ def key_paths(document, file: str) -> list:
 def _check_version(version, static: dict, dynamic: dict) -> str:
     """The oldest Traefik that reads every key of the two files; refuses a `version` older than that."""
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
-        raise TraefikConfigError(f"traefik_version: {version!r} is not a release version; expected major.minor.patch, "
-                                 f"like {RECOMMENDED_VERSION}")
+        raise TraefikConfigError(
+            f"traefik_version: {version!r} is not a release version; expected major.minor.patch, "
+            f"like {RECOMMENDED_VERSION}"
+        )
     needs = {}
     for file, document in (("static", static), ("dynamic", dynamic)):
         for path in key_paths(document, file):
@@ -106,10 +108,12 @@ def _check_version(version, static: dict, dynamic: dict) -> str:
             needs.setdefault(KEY_VERSIONS[file][path], []).append(path)
     newest = max(needs, key=version_tuple)
     if version_tuple(version) < version_tuple(newest):
-        raise TraefikConfigError(f"traefik_version: {version!r} is older than {newest}, the first Traefik that reads "
-                                 f"{' and '.join(needs[newest])}, which this configuration sets (Traefik exits at start on "
-                                 f"a key it does not know); expected {newest} or later, {RECOMMENDED_VERSION} or later "
-                                 "recommended")
+        raise TraefikConfigError(
+            f"traefik_version: {version!r} is older than {newest}, the first Traefik that reads "
+            f"{' and '.join(needs[newest])}, which this configuration sets (Traefik exits at start on "
+            f"a key it does not know); expected {newest} or later, {RECOMMENDED_VERSION} or later "
+            "recommended"
+        )
     return newest
 
 
@@ -130,12 +134,16 @@ def _count(value, variable: str, low: int, high: int, why: str) -> int:
 
 def _encodings(value) -> list:
     if not isinstance(value, (list, tuple)) or not value:
-        raise TraefikConfigError(f"traefik_compress_encodings: {value!r} is not a non-empty list; expected a list of "
-                                 f"{', '.join(ENCODINGS)}, [gzip] by default (brotli costs hundreds of MB)")
+        raise TraefikConfigError(
+            f"traefik_compress_encodings: {value!r} is not a non-empty list; expected a list of "
+            f"{', '.join(ENCODINGS)}, [gzip] by default (brotli costs hundreds of MB)"
+        )
     for index, encoding in enumerate(value):
         if encoding not in ENCODINGS:
-            raise TraefikConfigError(f"traefik_compress_encodings[{index}]: {encoding!r} is not an encoding Traefik has; "
-                                     f"expected one of {', '.join(ENCODINGS)}")
+            raise TraefikConfigError(
+                f"traefik_compress_encodings[{index}]: {encoding!r} is not an encoding Traefik has; "
+                f"expected one of {', '.join(ENCODINGS)}"
+            )
     if len(set(value)) != len(value):
         raise TraefikConfigError(f"traefik_compress_encodings: {list(value)!r} lists an encoding twice")
     return list(value)
@@ -143,18 +151,36 @@ def _encodings(value) -> list:
 
 def _upstreams(value) -> list:
     if not isinstance(value, (list, tuple)) or not value:
-        raise TraefikConfigError(f"traefik_upstreams: {value!r} is not a non-empty list; expected a list of {UPSTREAM_FORM}")
+        raise TraefikConfigError(
+            f"traefik_upstreams: {value!r} is not a non-empty list; expected a list of {UPSTREAM_FORM}"
+        )
     for index, url in enumerate(value):
         match = _UPSTREAM.fullmatch(url) if isinstance(url, str) else None
         if not match:
-            raise TraefikConfigError(f"traefik_upstreams[{index}]: {url!r} is not an upstream; expected {UPSTREAM_FORM}")
+            raise TraefikConfigError(
+                f"traefik_upstreams[{index}]: {url!r} is not an upstream; expected {UPSTREAM_FORM}"
+            )
         port_in_range(match[1], url, f"traefik_upstreams[{index}]", TraefikConfigError, UPSTREAM_FORM)
     return list(value)
 
 
-def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host,
-                 compress=True, encodings=("gzip",), file_watch=False, dynamic_path="/etc/traefik/dynamic.yml",
-                 rule="PathPrefix(`/`)", log_level="INFO", *, version, check_new_version=False) -> dict:
+def build_config(
+    address,
+    upstreams,
+    responding_timeouts,
+    forwarding_timeouts,
+    max_header_bytes,
+    max_idle_conns_per_host,
+    compress=True,
+    encodings=("gzip",),
+    file_watch=False,
+    dynamic_path="/etc/traefik/dynamic.yml",
+    rule="PathPrefix(`/`)",
+    log_level="INFO",
+    *,
+    version,
+    check_new_version=False,
+) -> dict:
     """{'static': {...}, 'dynamic': {...}, 'required_version', 'recommended_version'}: the two files the role
     writes, as data, once `version` (traefik_version) is checked to read every key they set."""
     address_match = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
@@ -162,30 +188,52 @@ def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, m
         raise TraefikConfigError(f"traefik_address: {address!r} is not an entry point address; expected {ADDRESS_FORM}")
     port_in_range(address_match[1], address, "traefik_address", TraefikConfigError, ADDRESS_FORM)
     if not isinstance(file_watch, bool):
-        raise TraefikConfigError(f"traefik_file_watch: {file_watch!r} is not a boolean; expected false (no watcher, "
-                                 "the role restarts nothing for a new file) or true")
+        raise TraefikConfigError(
+            f"traefik_file_watch: {file_watch!r} is not a boolean; expected false (no watcher, "
+            "the role restarts nothing for a new file) or true"
+        )
     if not isinstance(check_new_version, bool):
-        raise TraefikConfigError(f"traefik_check_new_version: {check_new_version!r} is not a boolean; expected false "
-                                 "(Traefik asks its update server for a newer release at start and every day when true)")
+        raise TraefikConfigError(
+            f"traefik_check_new_version: {check_new_version!r} is not a boolean; expected false "
+            "(Traefik asks its update server for a newer release at start and every day when true)"
+        )
     if not isinstance(compress, bool):
         raise TraefikConfigError(f"traefik_compress: {compress!r} is not a boolean; expected true or false")
     if log_level not in LOG_LEVELS:
-        raise TraefikConfigError(f"traefik_log_level: {log_level!r} is not a level; expected one of {', '.join(LOG_LEVELS)}")
+        raise TraefikConfigError(
+            f"traefik_log_level: {log_level!r} is not a level; expected one of {', '.join(LOG_LEVELS)}"
+        )
     if not isinstance(rule, str) or not rule or "\n" in rule:
-        raise TraefikConfigError(f"traefik_router_rule: {rule!r} is not a rule; expected one line such as PathPrefix(`/`)")
+        raise TraefikConfigError(
+            f"traefik_router_rule: {rule!r} is not a rule; expected one line such as PathPrefix(`/`)"
+        )
     if not isinstance(dynamic_path, str) or not dynamic_path.startswith("/"):
         raise TraefikConfigError(f"traefik_dynamic_path: {dynamic_path!r} is not an absolute path")
     entry_point = {
         "address": address,
-        "transport": {"respondingTimeouts": _durations(responding_timeouts, "traefik_responding_timeouts", RESPONDING_KEYS)},
-        "http": {"maxHeaderBytes": _count(max_header_bytes, "traefik_max_header_bytes", 4096, 1048576,
-                                          "bytes of request headers (Traefik's default is 1048576)")},
+        "transport": {
+            "respondingTimeouts": _durations(responding_timeouts, "traefik_responding_timeouts", RESPONDING_KEYS)
+        },
+        "http": {
+            "maxHeaderBytes": _count(
+                max_header_bytes,
+                "traefik_max_header_bytes",
+                4096,
+                1048576,
+                "bytes of request headers (Traefik's default is 1048576)",
+            )
+        },
     }
     static = {
         "entryPoints": {"web": entry_point},
         "serversTransport": {
-            "maxIdleConnsPerHost": _count(max_idle_conns_per_host, "traefik_max_idle_conns_per_host", 1,
-                                          MAX_IDLE_CONNS_PER_HOST, "each idle upstream connection holds ~128 KiB"),
+            "maxIdleConnsPerHost": _count(
+                max_idle_conns_per_host,
+                "traefik_max_idle_conns_per_host",
+                1,
+                MAX_IDLE_CONNS_PER_HOST,
+                "each idle upstream connection holds ~128 KiB",
+            ),
             "forwardingTimeouts": _durations(forwarding_timeouts, "traefik_forwarding_timeouts", FORWARDING_KEYS),
         },
         "providers": {"file": {"filename": dynamic_path, "watch": file_watch}},
@@ -195,11 +243,18 @@ def build_config(address, upstreams, responding_timeouts, forwarding_timeouts, m
         "global": {"checkNewVersion": check_new_version, "sendAnonymousUsage": False},
     }
     router = {"rule": rule, "entryPoints": ["web"], "service": "app"}
-    http = {"routers": {"app": router},
-            "services": {"app": {"loadBalancer": {"servers": [{"url": url} for url in _upstreams(upstreams)]}}}}
+    http = {
+        "routers": {"app": router},
+        "services": {"app": {"loadBalancer": {"servers": [{"url": url} for url in _upstreams(upstreams)]}}},
+    }
     if compress:
         router["middlewares"] = ["compress"]
         http["middlewares"] = {"compress": {"compress": {"encodings": _encodings(encodings)}}}
     dynamic = {"http": http}
     required = _check_version(version, static, dynamic)
-    return {"static": static, "dynamic": dynamic, "required_version": required, "recommended_version": RECOMMENDED_VERSION}
+    return {
+        "static": static,
+        "dynamic": dynamic,
+        "required_version": required,
+        "recommended_version": RECOMMENDED_VERSION,
+    }

@@ -74,8 +74,10 @@ def duration_within_go(text: str, where: str, error: type[Exception], form: str,
     """`text` (already checked to be a duration of `form`) when Go can hold it; else raises `error` naming `where`."""
     nanoseconds = go_duration_ns(text, days)
     if nanoseconds is not None and nanoseconds > INT64_MAX:
-        raise error(f"{where}: {text!r} is longer than the longest duration Go reads, {GO_DURATION_MAX} "
-                    f"(a 64-bit count of nanoseconds); expected {form}, at most {GO_DURATION_MAX_HOURS}h")
+        raise error(
+            f"{where}: {text!r} is longer than the longest duration Go reads, {GO_DURATION_MAX} "
+            f"(a 64-bit count of nanoseconds); expected {form}, at most {GO_DURATION_MAX_HOURS}h"
+        )
     return text
 
 

@@ -161,7 +161,9 @@ def run_module() -> None:
         try:
             value = int(value)
         except (TypeError, ValueError):
-            module.fail_json(msg=f"unit_oom_score_adjust: units.{unit} is {value!r}, expected an integer in -1000..1000")
+            module.fail_json(
+                msg=f"unit_oom_score_adjust: units.{unit} is {value!r}, expected an integer in -1000..1000"
+            )
         if not -1000 <= value <= 1000:
             module.fail_json(msg=f"unit_oom_score_adjust: units.{unit} is {value}, outside -1000..1000")
         rc, out, err = module.run_command(

@@ -4,15 +4,33 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes im
 from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
 
 TABLE_COLUMNS = (
-    ("service", "name"), ("tier", "tier"), ("MemoryLow", "memory_low"), ("MemoryMax", "memory_max"), ("MemoryHigh", "memory_high"),
-    ("MemorySwapMax", "memory_swap_max"), ("GOMEMLIMIT", "gomemlimit"), ("workers", "workers"),
+    ("service", "name"),
+    ("tier", "tier"),
+    ("MemoryLow", "memory_low"),
+    ("MemoryMax", "memory_max"),
+    ("MemoryHigh", "memory_high"),
+    ("MemorySwapMax", "memory_swap_max"),
+    ("GOMEMLIMIT", "gomemlimit"),
+    ("workers", "workers"),
     ("OOMScoreAdjust", "oom_score_adjust"),
 )
 # Sizes inside a service (memory_extras), printed one line per service that has any: the roles
 # write them (nginx_limit_req's zone size, say), so budget.yml must show them too.
-EXTRAS = ("limit_req_zone_size", "maxconn", "tune_bufsize", "introspection_max_cost", "max_buffered_pages_total", "max_buffered_pages_per_connection")
-TERM_LABELS = (("base_mb", "base"), ("page_cache_mb", "page cache"), ("watermarks_mb", "watermarks"),
-               ("zram_mb", "zram"), ("given_mb", "given"))
+EXTRAS = (
+    "limit_req_zone_size",
+    "maxconn",
+    "tune_bufsize",
+    "introspection_max_cost",
+    "max_buffered_pages_total",
+    "max_buffered_pages_per_connection",
+)
+TERM_LABELS = (
+    ("base_mb", "base"),
+    ("page_cache_mb", "page cache"),
+    ("watermarks_mb", "watermarks"),
+    ("zram_mb", "zram"),
+    ("given_mb", "given"),
+)
 
 
 def _cell(value) -> str:
@@ -38,7 +56,9 @@ def render_table(plan) -> list:
 
     def line(cells):
         first = cells[0].ljust(widths[0])
-        return "  ".join([first] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]).rstrip()
+        return "  ".join(
+            [first] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        ).rstrip()
 
     s = plan["summary"]
     limit = s["cgroup_memory_limit_bytes"]

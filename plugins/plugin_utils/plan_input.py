@@ -8,20 +8,56 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes im
 from ansible_collections.smallvps.hardening.plugins.module_utils.variable_checks import is_int, kind
 
 ENTRY_KEYS = (
-    "name", "unit", "tier", "memory_max", "memory_high", "memory_swap_max", "managed_oom_memory_pressure",
+    "name",
+    "unit",
+    "tier",
+    "memory_max",
+    "memory_high",
+    "memory_swap_max",
+    "managed_oom_memory_pressure",
     "managed_oom_memory_pressure_limit",
-    "gomemlimit", "workers", "oom_score_adjust", "memory_low", "managed_oom_preference", "oom_policy", "restart", "restart_sec", "start_limit_interval_sec",
+    "gomemlimit",
+    "workers",
+    "oom_score_adjust",
+    "memory_low",
+    "managed_oom_preference",
+    "oom_policy",
+    "restart",
+    "restart_sec",
+    "start_limit_interval_sec",
     "start_limit_burst",
 )
 SUMMARY_KEYS = (
-    "effective_memory_mb", "memtotal_mb", "cgroup_memory_limit_bytes", "source", "cpus", "reserve_mb",
-    "reserve_terms", "watermarks_source", "tier0_mb", "system_slice_memory_low_mb", "tier2_mb", "pool_mb", "allocated_mb", "headroom_mb",
+    "effective_memory_mb",
+    "memtotal_mb",
+    "cgroup_memory_limit_bytes",
+    "source",
+    "cpus",
+    "reserve_mb",
+    "reserve_terms",
+    "watermarks_source",
+    "tier0_mb",
+    "system_slice_memory_low_mb",
+    "tier2_mb",
+    "pool_mb",
+    "allocated_mb",
+    "headroom_mb",
     "swap_backend",
 )
 
 
-SUMMARY_INTS = ("effective_memory_mb", "memtotal_mb", "cpus", "reserve_mb", "tier0_mb", "system_slice_memory_low_mb", "tier2_mb", "pool_mb",
-                "allocated_mb", "headroom_mb")
+SUMMARY_INTS = (
+    "effective_memory_mb",
+    "memtotal_mb",
+    "cpus",
+    "reserve_mb",
+    "tier0_mb",
+    "system_slice_memory_low_mb",
+    "tier2_mb",
+    "pool_mb",
+    "allocated_mb",
+    "headroom_mb",
+)
 
 
 def _check_summary_types(summary: dict, where: str, expected: str) -> None:
@@ -33,8 +69,9 @@ def _check_summary_types(summary: dict, where: str, expected: str) -> None:
     if not isinstance(terms, dict) or not all(is_int(value) for value in terms.values()):
         wrong.append("reserve_terms")
     if wrong:
-        raise MemoryBudgetError(f"{where}: input: key 'summary.{wrong[0]}' is {summary[wrong[0]]!r}, not a number of the "
-                                f"plan; {expected}")
+        raise MemoryBudgetError(
+            f"{where}: input: key 'summary.{wrong[0]}' is {summary[wrong[0]]!r}, not a number of the plan; {expected}"
+        )
 
 
 def plan_entries(plan, where: str, need_summary: bool = False) -> list:
@@ -56,7 +93,9 @@ def plan_entries(plan, where: str, need_summary: bool = False) -> list:
             raise MemoryBudgetError(f"{where}: service {name!r} is {kind(entry)}, not a plan entry; {expected}")
         missing = [key for key in ENTRY_KEYS if key not in entry]
         if missing:
-            raise MemoryBudgetError(f"{where}: service {name!r}: key '{missing[0]}' is missing (and {len(missing) - 1} more); {expected}")
+            raise MemoryBudgetError(
+                f"{where}: service {name!r}: key '{missing[0]}' is missing (and {len(missing) - 1} more); {expected}"
+            )
         if entry["tier"] not in (0, 1, 2) or isinstance(entry["tier"], bool):
             raise MemoryBudgetError(f"{where}: service {name!r}: key 'tier' is {entry['tier']!r}; expected 0, 1 or 2")
         entries.append(entry)

@@ -12,14 +12,18 @@ def _tier0_service(entry: dict) -> list:
     # its own cgroup, which is exactly what tier 0 exists to prevent.
     # No OOMScoreAdjust where the plan has none: sshd protects its listener itself (-1000).
     protect = [] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]
-    return protect + [
-        # cgroup v2: the unit's pages up to its estimate stay resident when the kernel reclaims
-        # (swaps out) memory for others; system.slice carries the sum (slice_dropin below).
-        ["MemoryLow", entry["memory_low"]],
-        # systemd-oomd (Debian's package adds a root-slice swap rule) takes tier 0 last.
-        ["ManagedOOMPreference", entry["managed_oom_preference"]],
-        ["Restart", entry["restart"]],
-    ] + _oom_policy(entry)
+    return (
+        protect
+        + [
+            # cgroup v2: the unit's pages up to its estimate stay resident when the kernel reclaims
+            # (swaps out) memory for others; system.slice carries the sum (slice_dropin below).
+            ["MemoryLow", entry["memory_low"]],
+            # systemd-oomd (Debian's package adds a root-slice swap rule) takes tier 0 last.
+            ["ManagedOOMPreference", entry["managed_oom_preference"]],
+            ["Restart", entry["restart"]],
+        ]
+        + _oom_policy(entry)
+    )
 
 
 def _tier1_service(entry: dict) -> list:
@@ -37,16 +41,22 @@ def _tier1_service(entry: dict) -> list:
     if entry["managed_oom_memory_pressure"] is not None:
         directives.append(["ManagedOOMMemoryPressure", entry["managed_oom_memory_pressure"]])
         directives.append(["ManagedOOMMemoryPressureLimit", entry["managed_oom_memory_pressure_limit"]])
-    return directives + [
-        ["OOMScoreAdjust", entry["oom_score_adjust"]],
-        ["Restart", entry["restart"]],
-        ["RestartSec", entry["restart_sec"]],
-    ] + _oom_policy(entry)
+    return (
+        directives
+        + [
+            ["OOMScoreAdjust", entry["oom_score_adjust"]],
+            ["Restart", entry["restart"]],
+            ["RestartSec", entry["restart_sec"]],
+        ]
+        + _oom_policy(entry)
+    )
 
 
 def _tier2_service(entry: dict) -> list:
     # Leave alone: only what the user asked for explicitly (a gomemlimit too, in _go_environment).
-    return ([] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]) + _oom_policy(entry)
+    return ([] if entry["oom_score_adjust"] is None else [["OOMScoreAdjust", entry["oom_score_adjust"]]]) + _oom_policy(
+        entry
+    )
 
 
 def _oom_policy(entry: dict) -> list:
@@ -96,8 +106,14 @@ def slice_dropin(plan: dict) -> dict:
     only as far as every parent's does, and system.slice has none of its own."""
     low_mb = plan["summary"]["system_slice_memory_low_mb"]
     sections = {"Slice": [["MemoryLow", f"{low_mb}M"]]} if low_mb else {}
-    return {"unit": SYSTEM_SLICE, "name": SYSTEM_SLICE, "tier": 0, "oom_score_adjust": None, "processes": [],
-            "sections": sections}
+    return {
+        "unit": SYSTEM_SLICE,
+        "name": SYSTEM_SLICE,
+        "tier": 0,
+        "oom_score_adjust": None,
+        "processes": [],
+        "sections": sections,
+    }
 
 
 def dropins(plan) -> list:

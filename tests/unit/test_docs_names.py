@@ -72,7 +72,8 @@ def test_every_collection_name_in_the_prose_exists(path):
     text = path.read_text(encoding="utf-8")
     named = set(re.findall(r"smallvps\.hardening\.([A-Za-z0-9_]+)", text))
     assert named - EVERYTHING == set(), (
-        f"{_relative(path)} names smallvps.hardening.X that is no role, filter, module or playbook")
+        f"{_relative(path)} names smallvps.hardening.X that is no role, filter, module or playbook"
+    )
     # The collection's roles/, not a path that ends in it (tests/unit/roles/).
     paths = set(re.findall(r"(?<![\w/.-])roles/([A-Za-z0-9_]+)", text))
     assert paths - ROLES == set(), f"{_relative(path)} names roles/X that does not exist"

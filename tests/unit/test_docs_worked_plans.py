@@ -48,8 +48,11 @@ def _rendered(spec, standard):
     services = standard if spec["services"] == "standard" else spec["services"]
     host = spec["host"]
     # As the page says: module-form facts of a VM without a cgroup limit (watermarks estimated).
-    facts = {"effective_memory_bytes": host["memory_mb"] * MIB, "memtotal_bytes": host["memory_mb"] * MIB,
-             "cpus": host["cpus"]}
+    facts = {
+        "effective_memory_bytes": host["memory_mb"] * MIB,
+        "memtotal_bytes": host["memory_mb"] * MIB,
+        "cpus": host["cpus"],
+    }
     try:
         plan = build_plan(facts, services, swap=spec.get("swap"))
     except MemoryBudgetError as refusal:
@@ -73,7 +76,9 @@ def test_worked_plan_matches_the_arithmetic(title, spec, shown):
 
 def _reserve_rows():
     section = _section(DOC.read_text(encoding="utf-8"), "3. The arithmetic, and why each constant has its value")
-    rows = re.findall(r"^\| (\d+) (MiB|GiB) \| (\d+) \| (\d+) \| (\d+) \| (\d+) MiB \| \+(\d+) MiB \| (\d+) % \|$", section, re.M)
+    rows = re.findall(
+        r"^\| (\d+) (MiB|GiB) \| (\d+) \| (\d+) \| (\d+) \| (\d+) MiB \| \+(\d+) MiB \| (\d+) % \|$", section, re.M
+    )
     assert len(rows) >= 5, "section 3 has no reserve table rows"
     return rows
 
@@ -86,7 +91,10 @@ def test_reserve_table_matches_the_arithmetic(row):
     plain = default_reserve(host, None)
     with_zram = default_reserve(host, {"backend": "zram"})
     assert [int(base), int(cache), int(watermarks)] == [
-        plain["terms"]["base_mb"], plain["terms"]["page_cache_mb"], plain["terms"]["watermarks_mb"]]
+        plain["terms"]["base_mb"],
+        plain["terms"]["page_cache_mb"],
+        plain["terms"]["watermarks_mb"],
+    ]
     assert int(reserve) == plain["reserve_mb"]
     assert int(zram) == with_zram["terms"]["zram_mb"]
     assert int(share) == round(100 * plain["reserve_mb"] / memory_mb)
@@ -99,8 +107,13 @@ def test_readme_plan_matches_the_arithmetic():
     services = yaml.safe_load(re.search(r"^```yaml\n(.*?)^```", section, re.M | re.S).group(1))["smallvps_services"]
     shown = re.search(r"^```text\n(.*?)^```", section, re.M | re.S).group(1).rstrip("\n")
     memtotal_mb = int(re.search(r"memtotal (\d+) MiB", shown).group(1))
-    facts = {"effective_memory_bytes": 512 * MIB, "memtotal_bytes": memtotal_mb * MIB,
-             "cgroup_memory_limit_bytes": 512 * MIB, "memory_source": "cgroup", "cpus": 2}
+    facts = {
+        "effective_memory_bytes": 512 * MIB,
+        "memtotal_bytes": memtotal_mb * MIB,
+        "cgroup_memory_limit_bytes": 512 * MIB,
+        "memory_source": "cgroup",
+        "cpus": 2,
+    }
     units = ["ssh.service", "nginx.service", "app.service"]
     expected = "\n".join(render_table(build_plan(facts, services, units=units)))
     assert shown == expected, f"paste this into README.md:\n{expected}"

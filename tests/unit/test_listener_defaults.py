@@ -49,11 +49,19 @@ def render_template(role: str, template: str, **extra) -> str:
 
 def test_caddy_admin_endpoint_is_loopback_and_the_site_is_port_80():
     d = defaults("caddy")
-    lines = caddy_config(d["caddy_site_address"], [UPSTREAM], d["caddy_timeouts"], d["caddy_max_header_size"],
-                         d["caddy_upstream_pool"], d["caddy_request_buffers"], d["caddy_response_buffers"],
-                         d["caddy_grace_period"], d["caddy_admin"])["lines"]
+    lines = caddy_config(
+        d["caddy_site_address"],
+        [UPSTREAM],
+        d["caddy_timeouts"],
+        d["caddy_max_header_size"],
+        d["caddy_upstream_pool"],
+        d["caddy_request_buffers"],
+        d["caddy_response_buffers"],
+        d["caddy_grace_period"],
+        d["caddy_admin"],
+    )["lines"]
     # The global options block: the admin endpoint (config API and /metrics) on loopback, and no other server.
-    global_block = lines[:lines.index("}") + 1]
+    global_block = lines[: lines.index("}") + 1]
     assert [line for line in global_block if line.strip().startswith("admin")] == ["\tadmin localhost:2019"]
     # One site block, plain HTTP on every address, port 80: Caddy opens no :443 for it.
     assert [line for line in lines if line.endswith(" {") and not line.startswith("\t")] == [":80 {"]
@@ -64,11 +72,21 @@ def test_traefik_opens_only_its_web_entry_point():
     # traefik_version has no default (the user pins it); the filter gates keys on it where it takes one.
     version = {"version": "3.3.5"} if "version" in inspect.signature(traefik_config).parameters else {}
     version["check_new_version"] = d["traefik_check_new_version"]
-    static = traefik_config(d["traefik_address"], [f"http://{UPSTREAM}"], d["traefik_responding_timeouts"],
-                            d["traefik_forwarding_timeouts"], d["traefik_max_header_bytes"],
-                            d["traefik_max_idle_conns_per_host"], d["traefik_compress"],
-                            d["traefik_compress_encodings"], d["traefik_file_watch"], "/etc/traefik/dynamic.yml",
-                            d["traefik_router_rule"], d["traefik_log_level"], **version)["static"]
+    static = traefik_config(
+        d["traefik_address"],
+        [f"http://{UPSTREAM}"],
+        d["traefik_responding_timeouts"],
+        d["traefik_forwarding_timeouts"],
+        d["traefik_max_header_bytes"],
+        d["traefik_max_idle_conns_per_host"],
+        d["traefik_compress"],
+        d["traefik_compress_encodings"],
+        d["traefik_file_watch"],
+        "/etc/traefik/dynamic.yml",
+        d["traefik_router_rule"],
+        d["traefik_log_level"],
+        **version,
+    )["static"]
     # api (and its dashboard), metrics and ping each add a listener (the `traefik` entry point, :8080) when present.
     assert {"api", "metrics", "ping"} & set(static) == set()
     assert {name: point["address"] for name, point in static["entryPoints"].items()} == {"web": ":80"}
@@ -80,19 +98,30 @@ def test_haproxy_runtime_api_is_a_unix_socket_and_there_is_no_stats_page():
     d = defaults("haproxy")
     plan = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1}, [], units=["haproxy.service"])
     config = HaproxyFilters().filters()["haproxy_config"](
-        plan, servers=[UPSTREAM], port=d["haproxy_port"], bind_address=d["haproxy_bind_address"],
-        timeouts=d["haproxy_timeouts"], http2=d["haproxy_http2"], hard_stop_after=d["haproxy_hard_stop_after"])
+        plan,
+        servers=[UPSTREAM],
+        port=d["haproxy_port"],
+        bind_address=d["haproxy_bind_address"],
+        timeouts=d["haproxy_timeouts"],
+        http2=d["haproxy_http2"],
+        hard_stop_after=d["haproxy_hard_stop_after"],
+    )
     every_line = [line for section in ("global", "defaults", "frontend", "backend") for line in config[section]]
     stats = [line for line in every_line if line.startswith("stats")]
-    assert stats == ["stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners",
-                     "stats timeout 30s"]
+    assert stats == [
+        "stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners",
+        "stats timeout 30s",
+    ]
     assert [line for line in every_line if line.startswith("bind")] == ["bind *:80"]
 
 
 def test_gunicorn_binds_only_unix_sockets_in_its_run_directory():
     conf = render_template("gunicorn_gevent", "gunicorn.conf.py.j2", gunicorn_gevent_plan={"workers": 2})
-    settings = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(conf).body
-                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    settings = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(conf).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
     assert settings["bind"] == ["unix:/run/app/gunicorn.sock"]
     # srw-rw----; the control socket keeps gunicorn's own mode, 0600, as no control_socket_mode is set
     assert settings["umask"] == 0o117 and "control_socket_mode" not in settings

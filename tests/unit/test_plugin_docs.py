@@ -28,7 +28,11 @@ def _ansible_doc(plugin_type, name):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"))
     result = subprocess.run(
         ["ansible-doc", "-t", plugin_type, "--json", f"smallvps.hardening.{name}"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)[f"smallvps.hardening.{name}"]

@@ -11,7 +11,9 @@ from ansible_collections.smallvps.hardening.tests.unit import upstream_schemas
 from ansible_collections.smallvps.hardening.tests.unit.upstream_schemas import errors, needs_schema
 
 OATHKEEPER = "oathkeeper/config.schema.json"
-URI_SCHEMA = {"properties": {"url": {"type": "string", "format": "uri"}, "to": {"type": "string", "format": "uri-reference"}}}
+URI_SCHEMA = {
+    "properties": {"url": {"type": "string", "format": "uri"}, "to": {"type": "string", "format": "uri-reference"}}
+}
 
 
 def test_uri_formats_are_checked_by_the_helpers_checker():

@@ -71,11 +71,15 @@ def unchecked_formats(schema, checker=None) -> set[str]:
 
 def validator(relative: str) -> Draft7Validator:
     schema = _load(relative)
-    subschemas = {url: _load(local) for url, local in OATHKEEPER_REFS.items()} if relative.startswith("oathkeeper/") else {}
+    subschemas = (
+        {url: _load(local) for url, local in OATHKEEPER_REFS.items()} if relative.startswith("oathkeeper/") else {}
+    )
     unchecked = set().union(unchecked_formats(schema), *(unchecked_formats(sub) for sub in subschemas.values()))
     if unchecked:
-        raise RuntimeError(f"{relative} names formats nothing checks: {', '.join(sorted(unchecked))}; "
-                           "install requirements.txt (rfc3986-validator checks uri and uri-reference)")
+        raise RuntimeError(
+            f"{relative} names formats nothing checks: {', '.join(sorted(unchecked))}; "
+            "install requirements.txt (rfc3986-validator checks uri and uri-reference)"
+        )
     registry = Registry().with_resources((url, Resource.from_contents(sub)) for url, sub in subschemas.items())
     return Draft7Validator(schema, registry=registry, format_checker=FORMAT_CHECKER)
 

@@ -23,8 +23,9 @@ PLAYBOOK = """
 
 def _validate(tmp_path, **extra_vars):
     """Exit code and {task name: its result} of the role's checks with these variables."""
-    returncode, report = run_local_playbook(tmp_path, PLAYBOOK,
-                                            json.dumps({"monitoring_glances_web_enabled": True, **extra_vars}))
+    returncode, report = run_local_playbook(
+        tmp_path, PLAYBOOK, json.dumps({"monitoring_glances_web_enabled": True, **extra_vars})
+    )
     # Role tasks are named "<role> : <task>" in the json callback.
     tasks = report["plays"][0]["tasks"]
     return returncode, {task["task"]["name"].split(" : ")[-1]: task["hosts"]["localhost"] for task in tasks}

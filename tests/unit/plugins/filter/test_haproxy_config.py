@@ -39,15 +39,21 @@ def test_the_built_in_entry_gives_945_connections_of_16k_buffers_and_the_hosts_c
 
 def test_an_entry_of_the_user_sizes_maxconn_from_its_own_budget():
     # (128 MiB - 16 MiB) / (2 x 32768 + 20 KiB) = 1365
-    plan = build_plan({**FACTS, "cpus": 4}, [SSH, {"name": "haproxy", "tier": 0, "min": "128M", "tune_bufsize": 32768}],
-                      units=["ssh.service", "haproxy.service"])
+    plan = build_plan(
+        {**FACTS, "cpus": 4},
+        [SSH, {"name": "haproxy", "tier": 0, "min": "128M", "tune_bufsize": 32768}],
+        units=["ssh.service", "haproxy.service"],
+    )
     config = haproxy_config(plan, servers=SERVERS, nbthread=1)
     assert (config["maxconn"], config["tune_bufsize"], config["nbthread"]) == (1365, 32768, 1)
 
 
 def test_a_small_buffer_refuses_http2_and_serves_http1():
-    plan = build_plan(FACTS, [SSH, {"name": "haproxy", "tier": 0, "min": "64M", "tune_bufsize": 8192}],
-                      units=["ssh.service", "haproxy.service"])
+    plan = build_plan(
+        FACTS,
+        [SSH, {"name": "haproxy", "tier": 0, "min": "64M", "tune_bufsize": 8192}],
+        units=["ssh.service", "haproxy.service"],
+    )
     message = filter_error(plan)
     assert message.startswith("haproxy_http2: true needs tune.bufsize 16384 or more"), message
     assert "tune_bufsize: 16384 (or more) on the haproxy entry of smallvps_services" in message
@@ -60,15 +66,18 @@ def test_a_plan_without_haproxy_is_refused_naming_smallvps_services():
         "smallvps_services: the memory plan has no entry for haproxy.service; put the host in the inventory group "
         "edge_haproxy (or add haproxy.service to memory_plan_units_to_come) so the plan counts haproxy before it is "
         "installed, with the built-in entry {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384} or an entry of your "
-        "own like it in smallvps_services")
+        "own like it in smallvps_services"
+    )
 
 
 def test_an_entry_without_tune_bufsize_is_refused_naming_smallvps_services():
-    plan = build_plan(FACTS, [SSH, {"name": "haproxy", "tier": 0, "min": "64M"}],
-                      units=["ssh.service", "haproxy.service"])
+    plan = build_plan(
+        FACTS, [SSH, {"name": "haproxy", "tier": 0, "min": "64M"}], units=["ssh.service", "haproxy.service"]
+    )
     assert filter_error(plan) == (
         "smallvps_services: the haproxy entry 'haproxy' has no tune_bufsize, so the memory plan gives HAProxy no maxconn; "
-        "add tune_bufsize: 16384 to it, like {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384}")
+        "add tune_bufsize: 16384 to it, like {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384}"
+    )
 
 
 def test_refusals_reach_ansible_with_the_message_unchanged():
@@ -78,11 +87,15 @@ def test_refusals_reach_ansible_with_the_message_unchanged():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    WITHOUT_SERVICES + [
+    WITHOUT_SERVICES
+    + [
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {}, "summary": {"cpus": 2}}, "input: key 'summary' lacks"),
         ({**PLAN, "services": {"haproxy": "945"}}, "service 'haproxy' is a string, not a plan entry"),
-        ({**PLAN, "services": {"haproxy": {"unit": "haproxy.service", "maxconn": 945}}}, "service 'haproxy': key 'name' is missing"),
+        (
+            {**PLAN, "services": {"haproxy": {"unit": "haproxy.service", "maxconn": 945}}},
+            "service 'haproxy': key 'name' is missing",
+        ),
     ],
 )
 def test_a_bad_plan_is_a_filter_error_naming_the_key(plan, fragment):

@@ -21,9 +21,18 @@ SERVICES = [
     {"name": "sshd", "tier": 0, "min": "16M"},
 ]
 MODULE_FACTS = {
-    "memtotal_bytes": 2048 * MIB, "memtotal_mb": 2048, "cgroup_version": 1,
-    "cgroup_memory_limit_bytes": 1024 * MIB, "effective_memory_bytes": 1024 * MIB, "effective_memory_mb": 1024,
-    "memory_source": "cgroup", "swap_total_bytes": 0, "swap_total_mb": 0, "swap_devices": [], "psi_memory": True, "cpus": 1,
+    "memtotal_bytes": 2048 * MIB,
+    "memtotal_mb": 2048,
+    "cgroup_version": 1,
+    "cgroup_memory_limit_bytes": 1024 * MIB,
+    "effective_memory_bytes": 1024 * MIB,
+    "effective_memory_mb": 1024,
+    "memory_source": "cgroup",
+    "swap_total_bytes": 0,
+    "swap_total_mb": 0,
+    "swap_devices": [],
+    "psi_memory": True,
+    "cpus": 1,
 }
 
 
@@ -90,12 +99,26 @@ def test_refusal_becomes_ansible_filter_error_with_the_same_message():
         (MODULE_FACTS, [{"name": "../x", "tier": 1, "min": 64}], "memory_budget: service '../x' key 'name': "),
         (MODULE_FACTS, [{"name": "x/y", "tier": 1, "min": 64}], "memory_budget: service 'x/y' key 'name': "),
         (MODULE_FACTS, [{"name": "foo.timer", "tier": 2, "min": 8}], "memory_budget: service 'foo.timer' key 'name': "),
-        (MODULE_FACTS, [{"name": "nginx", "tier": 0, "min": 32}, {"name": "nginx.service", "tier": 1, "min": 64}],
-         "memory_budget: service 'nginx.service' key 'name': names the same unit"),
-        (MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16}, {"name": "ssh.service", "tier": 0, "min": 16}],
-         "memory_budget: service 'ssh.service' key 'name': names the same unit"),
-        (dict(MODULE_FACTS, effective_memory_bytes=2048 * MIB), [], "memory_budget: facts: key 'effective_memory_bytes'"),
-        ({"hostname": "vps"}, SERVICES, "memory_budget: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb"),
+        (
+            MODULE_FACTS,
+            [{"name": "nginx", "tier": 0, "min": 32}, {"name": "nginx.service", "tier": 1, "min": 64}],
+            "memory_budget: service 'nginx.service' key 'name': names the same unit",
+        ),
+        (
+            MODULE_FACTS,
+            [{"name": "sshd", "tier": 0, "min": 16}, {"name": "ssh.service", "tier": 0, "min": 16}],
+            "memory_budget: service 'ssh.service' key 'name': names the same unit",
+        ),
+        (
+            dict(MODULE_FACTS, effective_memory_bytes=2048 * MIB),
+            [],
+            "memory_budget: facts: key 'effective_memory_bytes'",
+        ),
+        (
+            {"hostname": "vps"},
+            SERVICES,
+            "memory_budget: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb",
+        ),
     ],
 )
 def test_bad_input_is_an_ansible_filter_error_naming_the_key(facts, services, start):
@@ -108,7 +131,9 @@ def test_reserve_refusal_through_the_filter():
 
 
 def test_swap_sizing_errors_become_filter_errors_too():
-    message = filter_error(memory_budget, MODULE_FACTS, [], None, None, 0.9, 0.9, None, {"backend": "zram", "zram_size_mb": "lots"})
+    message = filter_error(
+        memory_budget, MODULE_FACTS, [], None, None, 0.9, 0.9, None, {"backend": "zram", "zram_size_mb": "lots"}
+    )
     assert "swap_zram_size_mb" in message
 
 

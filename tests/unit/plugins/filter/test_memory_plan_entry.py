@@ -44,11 +44,15 @@ def test_a_unit_the_plan_does_not_size_is_none():
     assert memory_plan_entry(PLAN, "traefik.service") is None
 
 
-@pytest.mark.parametrize(("plan", "unit", "phrase"), [(plan, "caddy.service", phrase) for plan, phrase in WITHOUT_SERVICES] + [
-    ({"services": {"caddy": {"unit": "caddy.service"}}}, "caddy.service", "service 'caddy': key 'name' is missing"),
-    (PLAN, "", "unit '' is not a unit name"),
-    (PLAN, 3, "unit 3 is not a unit name"),
-])
+@pytest.mark.parametrize(
+    ("plan", "unit", "phrase"),
+    [(plan, "caddy.service", phrase) for plan, phrase in WITHOUT_SERVICES]
+    + [
+        ({"services": {"caddy": {"unit": "caddy.service"}}}, "caddy.service", "service 'caddy': key 'name' is missing"),
+        (PLAN, "", "unit '' is not a unit name"),
+        (PLAN, 3, "unit 3 is not a unit name"),
+    ],
+)
 def test_refuses_what_is_not_a_plan_or_a_unit(plan, unit, phrase):
     with pytest.raises(AnsibleFilterError) as caught:
         memory_plan_entry(plan, unit)

@@ -33,25 +33,58 @@ def test_filter_is_registered():
 
 def test_zone_size_comes_from_the_nginx_entry_of_the_plan():
     config = nginx_limit_req_config(
-        PLAN, zones=ZONES, conn_zones=[{"name": "perconn", "size": "1m"}],
-        locations=[{"name": "root", "path": "/", "limit_req": [{"zone": "perip", "burst": 10, "nodelay": True}],
-                    "limit_conn": [{"zone": "perconn", "number": 20}]}],
-        allowlist=["127.0.0.2", "10.0.0.0/8"], status=429, conn_status=503, log_level="warn", dry_run=False)
-    assert config["zones"] == [{"name": "perip", "key": "$binary_remote_addr", "size": "250k", "size_bytes": 256000, "rate": "5r/s",
-                                "states": 2000}]
+        PLAN,
+        zones=ZONES,
+        conn_zones=[{"name": "perconn", "size": "1m"}],
+        locations=[
+            {
+                "name": "root",
+                "path": "/",
+                "limit_req": [{"zone": "perip", "burst": 10, "nodelay": True}],
+                "limit_conn": [{"zone": "perconn", "number": 20}],
+            }
+        ],
+        allowlist=["127.0.0.2", "10.0.0.0/8"],
+        status=429,
+        conn_status=503,
+        log_level="warn",
+        dry_run=False,
+    )
+    assert config["zones"] == [
+        {
+            "name": "perip",
+            "key": "$binary_remote_addr",
+            "size": "250k",
+            "size_bytes": 256000,
+            "rate": "5r/s",
+            "states": 2000,
+        }
+    ]
     assert "limit_req_zone $smallvps_limit_key_perip zone=perip:250k rate=5r/s;" in config["http"]
-    assert config["http"][-4:] == ["limit_req_status 429;", "limit_req_log_level warn;", "limit_conn_status 503;", "limit_conn_log_level warn;"]
+    assert config["http"][-4:] == [
+        "limit_req_status 429;",
+        "limit_req_log_level warn;",
+        "limit_conn_status 503;",
+        "limit_conn_log_level warn;",
+    ]
     assert config["locations"][0]["lines"] == ["limit_req zone=perip burst=10 nodelay;", "limit_conn perconn 20;"]
 
 
 def test_options_are_optional():
     assert nginx_limit_req_config(PLAN)["http"] == [
-        "limit_req_status 429;", "limit_req_log_level error;", "limit_conn_status 429;", "limit_conn_log_level error;"]
+        "limit_req_status 429;",
+        "limit_req_log_level error;",
+        "limit_conn_status 429;",
+        "limit_conn_log_level error;",
+    ]
 
 
 @pytest.mark.parametrize("plan", [PLAN_WITHOUT_CLIENTS, PLAN_WITHOUT_NGINX, {"services": {}}])
 def test_without_a_planned_size_a_zone_needs_its_own(plan):
-    assert nginx_limit_req_config(plan, zones=[{"name": "perip", "rate": "5r/s", "size": "1m"}])["zones"][0]["size"] == "1m"
+    assert (
+        nginx_limit_req_config(plan, zones=[{"name": "perip", "rate": "5r/s", "size": "1m"}])["zones"][0]["size"]
+        == "1m"
+    )
     message = filter_error(plan, zones=ZONES)
     assert message.startswith("nginx_limit_req_zones[0] (perip): no 'size'; ")
     assert "set limit_req_clients on the nginx entry of smallvps_services" in message
@@ -65,9 +98,13 @@ def test_refusals_reach_ansible_with_the_message_unchanged():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    WITHOUT_SERVICES + [
+    WITHOUT_SERVICES
+    + [
         ({"services": {"nginx": "250k"}}, "service 'nginx' is a string, not a plan entry"),
-        ({"services": {"nginx": {"unit": "nginx.service", "limit_req_zone_size": "250k"}}}, "service 'nginx': key 'name' is missing"),
+        (
+            {"services": {"nginx": {"unit": "nginx.service", "limit_req_zone_size": "250k"}}},
+            "service 'nginx': key 'name' is missing",
+        ),
     ],
 )
 def test_a_bad_plan_is_a_filter_error_naming_the_key(plan, fragment):

@@ -18,8 +18,9 @@ def test_filter_returns_the_plan():
 
 
 def test_filter_passes_the_role_variables_by_name():
-    plan = swap_plan(FACTS, file_size_mb=300, file_avail_bytes=4096 * MIB, file_min_free_disk_mb=100,
-                     swappiness=30, zram_size_mb=64)
+    plan = swap_plan(
+        FACTS, file_size_mb=300, file_avail_bytes=4096 * MIB, file_min_free_disk_mb=100, swappiness=30, zram_size_mb=64
+    )
     assert (plan["file"]["action"], plan["file"]["size_mb"]) == ("create", 300)
     assert plan["swappiness"] == 30
     assert plan["zram"]["size_mb"] == 64

@@ -12,7 +12,9 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan imp
 from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 systemd_tier_dropins = FilterModule().filters()["systemd_tier_dropins"]
-PLAN = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1}, [{"name": "app.service", "tier": 1, "min": "128M"}])
+PLAN = build_plan(
+    {"effective_memory_bytes": 1024 * MIB, "cpus": 1}, [{"name": "app.service", "tier": 1, "min": "128M"}]
+)
 
 
 def test_filter_is_registered():
@@ -32,11 +34,14 @@ def test_filter_turns_a_plan_into_dropins():
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    WITHOUT_SERVICES + [
+    WITHOUT_SERVICES
+    + [
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {"x": {}}, "summary": PLAN["summary"]}, "service 'x': key 'name' is missing"),
-        ({"services": {"app.service": dict(PLAN["services"]["app.service"], tier=5)}, "summary": PLAN["summary"]},
-         "service 'app.service': key 'tier' is 5"),
+        (
+            {"services": {"app.service": dict(PLAN["services"]["app.service"], tier=5)}, "summary": PLAN["summary"]},
+            "service 'app.service': key 'tier' is 5",
+        ),
     ],
 )
 def test_filter_reports_a_bad_plan_as_a_filter_error_naming_the_key(plan, fragment):

@@ -71,10 +71,16 @@ def test_extras_only_when_declared():
 
 
 def test_extras_from_the_limit():
-    assert extras(service(limit_req_clients=10000), 64) == {"limit_req_zone_size": "1250k", "limit_req_zone_bytes": 1280000}
+    assert extras(service(limit_req_clients=10000), 64) == {
+        "limit_req_zone_size": "1250k",
+        "limit_req_zone_bytes": 1280000,
+    }
     go = service(runtime="go", introspection_cache=True, reassembly={"share": 0.5})
-    assert extras(go, 128) == {"introspection_max_cost": 6355, "max_buffered_pages_total": 32768,
-                               "max_buffered_pages_per_connection": 512}
+    assert extras(go, 128) == {
+        "introspection_max_cost": 6355,
+        "max_buffered_pages_total": 32768,
+        "max_buffered_pages_per_connection": 512,
+    }
 
 
 def test_zone_larger_than_the_limit_is_refused():
@@ -91,7 +97,9 @@ def test_reassembly_below_one_page_is_refused():
     with pytest.raises(MemoryBudgetError) as caught:
         extras(service(runtime="go", reassembly={"share": 0.0009}), 2)
     message = str(caught.value)
-    assert message.startswith("memory_budget: service 'svc' key 'reassembly': share 0.0009 of 2 MiB is less than one 2048-byte page")
+    assert message.startswith(
+        "memory_budget: service 'svc' key 'reassembly': share 0.0009 of 2 MiB is less than one 2048-byte page"
+    )
 
 
 def test_haproxy_maxconn_follows_the_budget_and_the_buffer():
@@ -106,4 +114,6 @@ def test_haproxy_maxconn_follows_the_budget_and_the_buffer():
 def test_haproxy_budget_without_room_for_one_connection_is_refused():
     with pytest.raises(MemoryBudgetError) as refused:
         extras(service(min=16, tune_bufsize=16384), 16)
-    assert str(refused.value).startswith("memory_budget: service 'svc' key 'tune_bufsize': 16 MiB minus the 16 MiB base")
+    assert str(refused.value).startswith(
+        "memory_budget: service 'svc' key 'tune_bufsize': 16 MiB minus the 16 MiB base"
+    )

@@ -16,8 +16,12 @@ from ansible_collections.smallvps.hardening.plugins.module_utils.memory_host imp
 
 MIB = 1024 * 1024
 MODULE_FACTS = {
-    "effective_memory_bytes": 512 * MIB, "memtotal_bytes": 1024 * MIB, "cgroup_memory_limit_bytes": 512 * MIB,
-    "memory_source": "cgroup", "swap_total_bytes": 256 * MIB, "cpus": 2,
+    "effective_memory_bytes": 512 * MIB,
+    "memtotal_bytes": 1024 * MIB,
+    "cgroup_memory_limit_bytes": 512 * MIB,
+    "memory_source": "cgroup",
+    "swap_total_bytes": 256 * MIB,
+    "cpus": 2,
 }
 
 
@@ -39,21 +43,36 @@ def test_module_form():
 
 def test_module_form_minimal():
     host = normalize_facts({"effective_memory_bytes": 1024 * MIB})
-    assert (host.memtotal_bytes, host.cgroup_limit_bytes, host.swap_total_bytes, host.cpus) == (1024 * MIB, None, 0, None)
+    assert (host.memtotal_bytes, host.cgroup_limit_bytes, host.swap_total_bytes, host.cpus) == (
+        1024 * MIB,
+        None,
+        0,
+        None,
+    )
     assert host.source == "meminfo"
 
 
 def test_source_follows_the_limit_when_not_given():
     below = {"effective_memory_bytes": 512 * MIB, "memtotal_bytes": 1024 * MIB, "cgroup_memory_limit_bytes": 512 * MIB}
     assert normalize_facts(below).source == "cgroup"
-    equal = {"effective_memory_bytes": 1024 * MIB, "memtotal_bytes": 1024 * MIB, "cgroup_memory_limit_bytes": 1024 * MIB}
+    equal = {
+        "effective_memory_bytes": 1024 * MIB,
+        "memtotal_bytes": 1024 * MIB,
+        "cgroup_memory_limit_bytes": 1024 * MIB,
+    }
     assert normalize_facts(equal).source == "meminfo"
-    above = {"effective_memory_bytes": 1024 * MIB, "memtotal_bytes": 1024 * MIB, "cgroup_memory_limit_bytes": 4096 * MIB}
+    above = {
+        "effective_memory_bytes": 1024 * MIB,
+        "memtotal_bytes": 1024 * MIB,
+        "cgroup_memory_limit_bytes": 4096 * MIB,
+    }
     assert normalize_facts(above).source == "meminfo"
 
 
 def test_kernel_watermark_facts_are_kept():
-    host = normalize_facts({"effective_memory_bytes": 1024 * MIB, "min_free_bytes": 16 * MIB, "watermark_scale_factor": 100})
+    host = normalize_facts(
+        {"effective_memory_bytes": 1024 * MIB, "min_free_bytes": 16 * MIB, "watermark_scale_factor": 100}
+    )
     assert (host.min_free_bytes, host.watermark_scale_factor) == (16 * MIB, 100)
 
 
@@ -104,7 +123,9 @@ def test_bad_facts_are_refused(facts, fragment):
 
 
 def test_effective_memory_above_its_own_cgroup_limit_is_refused():
-    message = refusal({"effective_memory_bytes": 1024 * MIB, "memtotal_bytes": 2048 * MIB, "cgroup_memory_limit_bytes": 512 * MIB})
+    message = refusal(
+        {"effective_memory_bytes": 1024 * MIB, "memtotal_bytes": 2048 * MIB, "cgroup_memory_limit_bytes": 512 * MIB}
+    )
     assert "key 'effective_memory_bytes' is 1073741824, above cgroup_memory_limit_bytes 536870912" in message
     assert "min(memtotal_bytes, cgroup_memory_limit_bytes)" in message
 

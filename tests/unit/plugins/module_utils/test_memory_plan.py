@@ -68,7 +68,11 @@ def test_one_gib_acceptance_case():
     # pool = 1024 - 178 - (32 + 16) = 798, all of it to the only tier-1 service
     assert (entry["memory_max"], entry["memory_max_bytes"]) == ("798M", 798 * MIB)
     assert (entry["memory_swap_max"], entry["memory_swap_max_bytes"]) == ("0", 0)
-    assert (entry["memory_high"], entry["memory_high_bytes"], entry["managed_oom_memory_pressure"]) == (None, None, None)
+    assert (entry["memory_high"], entry["memory_high_bytes"], entry["managed_oom_memory_pressure"]) == (
+        None,
+        None,
+        None,
+    )
     assert (entry["budget_mb"], entry["limit_mb"], entry["limit_bytes"]) == (798, 798, 798 * MIB)
     # min(2 x 1 + 1, floor((0.9 x 798 - 32) / 64) = 10)
     assert entry["workers"] == 3
@@ -80,8 +84,16 @@ def test_one_gib_acceptance_case():
     assert (summary["pool_mb"], summary["allocated_mb"], summary["headroom_mb"]) == (798, 798, 0)
     assert summary["reserve_terms"] == {"base_mb": 80, "page_cache_mb": 32, "watermarks_mb": 66, "zram_mb": 0}
     assert (summary["watermarks_source"], summary["source"], summary["swap_backend"], summary["cpus"]) == (
-        "estimated", "meminfo", "file", 1)
-    assert (summary["effective_memory_mb"], summary["memtotal_mb"], summary["cgroup_memory_limit_bytes"]) == (1024, 1024, None)
+        "estimated",
+        "meminfo",
+        "file",
+        1,
+    )
+    assert (summary["effective_memory_mb"], summary["memtotal_mb"], summary["cgroup_memory_limit_bytes"]) == (
+        1024,
+        1024,
+        None,
+    )
     assert summary["reserve_bytes"] == 178 * MIB and summary["pool_bytes"] == 798 * MIB
     assert plan["warnings"] == []
     assert list(plan["services"]) == ["app", "nginx", "sshd"]
@@ -114,18 +126,27 @@ def test_tier0_and_tier2_are_not_capped():
 
 
 def test_tier0_gets_memory_low_and_oomd_avoid_and_system_slice_their_sum():
-    services = ACCEPTANCE_SERVICES + [{"name": "caddy", "tier": 0, "runtime": "go", "min": "20.5M"},
-                                      {"name": "backup", "tier": 2, "min": 40}]
+    services = ACCEPTANCE_SERVICES + [
+        {"name": "caddy", "tier": 0, "runtime": "go", "min": "20.5M"},
+        {"name": "backup", "tier": 2, "min": 40},
+    ]
     plan = build_plan(HOST_1G, services)
     entries = plan["services"]
     # MemoryLow = the tier-0 estimate, rounded up to whole MiB like min itself
     for name, low_mb in (("nginx", 32), ("sshd", 16), ("caddy", 21)):
         entry = entries[name]
         assert (entry["memory_low"], entry["memory_low_bytes"], entry["managed_oom_preference"]) == (
-            f"{low_mb}M", low_mb * MIB, "avoid"), name
+            f"{low_mb}M",
+            low_mb * MIB,
+            "avoid",
+        ), name
     for name in ("app", "backup"):
         entry = entries[name]
-        assert (entry["memory_low"], entry["memory_low_bytes"], entry["managed_oom_preference"]) == (None, None, None), name
+        assert (entry["memory_low"], entry["memory_low_bytes"], entry["managed_oom_preference"]) == (
+            None,
+            None,
+            None,
+        ), name
     # system.slice: 32 + 16 + 21, the same as tier 0
     summary = plan["summary"]
     assert (summary["system_slice_memory_low_mb"], summary["system_slice_memory_low_bytes"]) == (69, 69 * MIB)
@@ -138,8 +159,10 @@ def test_system_slice_memory_low_is_zero_without_tier0():
 
 
 def test_oom_policy_in_the_plan():
-    services = ACCEPTANCE_SERVICES + [{"name": "worker", "tier": 2, "runtime": "python", "min": 128},
-                                      {"name": "api", "tier": 1, "min": 64, "oom_policy": "kill"}]
+    services = ACCEPTANCE_SERVICES + [
+        {"name": "worker", "tier": 2, "runtime": "python", "min": 128},
+        {"name": "api", "tier": 1, "min": 64, "oom_policy": "kill"},
+    ]
     plan = build_plan(HOST_1G, services, units=HOST_UNITS + ["app.service", "worker.service", "api.service"])
     policies = {name: entry["oom_policy"] for name, entry in plan["services"].items()}
     # python tier 1 and nginx (a pre-fork master) continue; sshd keeps systemd's default; tier 2 only when set
@@ -157,10 +180,14 @@ def test_256_mib_host_with_too_many_minimums_is_refused_with_missing_amount():
         {"name": "worker", "tier": 1, "min": "64M"},
     ]
     message = refusal(host(256), services)
-    assert message.startswith("memory_budget: service 'sshd', 'nginx', 'app', 'worker' key 'min': the minimums do not fit: ")
+    assert message.startswith(
+        "memory_budget: service 'sshd', 'nginx', 'app', 'worker' key 'min': the minimums do not fit: "
+    )
     # 256 - 132 - 48 = 76 MiB of pool for 192 MiB of tier-1 minimums
-    assert ("effective 256 MiB - reserve 132 MiB - tier-0 estimates 48 MiB (sshd 16, nginx 32) - tier-2 estimates 0 MiB"
-            " = pool 76 MiB, but the tier-1 minimums sum to 192 MiB (app 128, worker 64); missing 116 MiB") in message
+    assert (
+        "effective 256 MiB - reserve 132 MiB - tier-0 estimates 48 MiB (sshd 16, nginx 32) - tier-2 estimates 0 MiB"
+        " = pool 76 MiB, but the tier-1 minimums sum to 192 MiB (app 128, worker 64); missing 116 MiB"
+    ) in message
 
 
 def test_tier0_estimates_alone_can_exhaust_the_host():
@@ -184,10 +211,14 @@ def test_memory_high_only_on_request():
     assert entry["managed_oom_memory_pressure"] is None
     assert plan["warnings"] == [
         "service 'app': MemoryHigh without oomd and with MemorySwapMax=0: a leak is throttled at MemoryHigh for as "
-        "long as it lasts instead of being killed at MemoryMax; set oomd: true or swap_max"]
+        "long as it lasts instead of being killed at MemoryMax; set oomd: true or swap_max"
+    ]
     swapping = build_plan(HOST_1G, [app(min=64, memory_high="300M", swap_max="256M")])
     assert swapping["warnings"] == []
-    assert (swapping["services"]["app"]["memory_swap_max"], swapping["services"]["app"]["memory_swap_max_bytes"]) == ("256M", 256 * MIB)
+    assert (swapping["services"]["app"]["memory_swap_max"], swapping["services"]["app"]["memory_swap_max_bytes"]) == (
+        "256M",
+        256 * MIB,
+    )
     with_oomd = build_plan(HOST_1G, [app(min=64, memory_high="300M", oomd=True)])
     assert with_oomd["warnings"] == [] and with_oomd["services"]["app"]["memory_high"] == "300M"
     assert with_oomd["services"]["app"]["managed_oom_memory_pressure"] == "kill"
@@ -233,17 +264,37 @@ def test_memory_high_not_below_memory_max_is_refused(service, fragment):
         ({"name": "foo.timer", "tier": 2, "min": 8}, "name", "only .service units"),
         ({"name": "foo.slice", "tier": 1, "min": 64}, "name", "only .service units"),
         ({"name": "a", "tier": 0, "min": 32, "max": 64}, "max", "never capped"),
-        ({"name": "a", "tier": 1, "runtime": "python", "min": 106, "max": 106}, "min",
-         "the first limit that acts, 106 MiB, leaves 95 MiB for the master (32 MiB) and one worker (64 MiB) after 10 % headroom"),
-        ({"name": "a", "tier": 1, "runtime": "python", "min": 118, "max": 118, "oomd": True}, "min",
-         "the first limit that acts, 106 MiB"),
-        ({"name": "a", "tier": 1, "runtime": "python", "min": 100, "max": 100, "per_worker": 80}, "min", "leaves 90 MiB"),
-        ({"name": "a", "tier": 1, "runtime": "go", "min": 1, "max": 1}, "min", "1 MiB leaves no whole MiB for GOMEMLIMIT at 0.9"),
-        ({"name": "a", "tier": 1, "runtime": "go", "min": 100, "max": 100, "gomemlimit": "91M"}, "gomemlimit",
-         "91 MiB is above 90 MiB, 0.9 x the 100 MiB limit that acts first"),
+        (
+            {"name": "a", "tier": 1, "runtime": "python", "min": 106, "max": 106},
+            "min",
+            "the first limit that acts, 106 MiB, leaves 95 MiB for the master (32 MiB) and one worker (64 MiB) after 10 % headroom",
+        ),
+        (
+            {"name": "a", "tier": 1, "runtime": "python", "min": 118, "max": 118, "oomd": True},
+            "min",
+            "the first limit that acts, 106 MiB",
+        ),
+        (
+            {"name": "a", "tier": 1, "runtime": "python", "min": 100, "max": 100, "per_worker": 80},
+            "min",
+            "leaves 90 MiB",
+        ),
+        (
+            {"name": "a", "tier": 1, "runtime": "go", "min": 1, "max": 1},
+            "min",
+            "1 MiB leaves no whole MiB for GOMEMLIMIT at 0.9",
+        ),
+        (
+            {"name": "a", "tier": 1, "runtime": "go", "min": 100, "max": 100, "gomemlimit": "91M"},
+            "gomemlimit",
+            "91 MiB is above 90 MiB, 0.9 x the 100 MiB limit that acts first",
+        ),
         ({"name": "a", "tier": 0, "min": 1, "limit_req_clients": 100000}, "limit_req_clients", "12500k zone"),
-        ({"name": "a", "tier": 1, "runtime": "go", "min": 2, "max": 2, "reassembly": {"share": 0.0009}}, "reassembly",
-         "less than one 2048-byte page"),
+        (
+            {"name": "a", "tier": 1, "runtime": "go", "min": 2, "max": 2, "reassembly": {"share": 0.0009}},
+            "reassembly",
+            "less than one 2048-byte page",
+        ),
         ({"name": "a", "tier": 1, "min": 64, "mni": 64}, "mni", "accepted keys: name, tier"),
     ],
 )
@@ -256,8 +307,16 @@ def test_service_refusals_name_service_and_key(service, key, fragment):
 @pytest.mark.parametrize(
     ("services", "name", "unit"),
     [
-        ([{"name": "nginx", "tier": 0, "min": 32}, {"name": "nginx.service", "tier": 1, "min": 64}], "nginx.service", "nginx.service"),
-        ([{"name": "sshd", "tier": 0, "min": 16}, {"name": "ssh.service", "tier": 0, "min": 16}], "ssh.service", "ssh.service"),
+        (
+            [{"name": "nginx", "tier": 0, "min": 32}, {"name": "nginx.service", "tier": 1, "min": 64}],
+            "nginx.service",
+            "nginx.service",
+        ),
+        (
+            [{"name": "sshd", "tier": 0, "min": 16}, {"name": "ssh.service", "tier": 0, "min": 16}],
+            "ssh.service",
+            "ssh.service",
+        ),
         ([{"name": "app", "tier": 1, "min": 64}, {"name": "app", "tier": 0, "min": 16}], "app", "app.service"),
     ],
 )
@@ -276,8 +335,15 @@ def test_python_workers_at_the_boundary():
 
 @pytest.mark.parametrize(
     ("reserve", "fragment"),
-    [("1G", "not below the effective memory 1024 MiB"), (2048, "not below"), (0, "is zero"), ("x", "cannot parse"),
-     (True, "not a size"), ("9" * 400 + "M", "too large"), ("32.5", "cannot parse")],
+    [
+        ("1G", "not below the effective memory 1024 MiB"),
+        (2048, "not below"),
+        (0, "is zero"),
+        ("x", "cannot parse"),
+        (True, "not a size"),
+        ("9" * 400 + "M", "too large"),
+        ("32.5", "cannot parse"),
+    ],
 )
 def test_bad_reserve_is_refused(reserve, fragment):
     message = refusal(HOST_1G, ACCEPTANCE_SERVICES, reserve=reserve)
@@ -314,8 +380,10 @@ def test_unknown_swap_backend_is_refused():
     assert refusal(HOST_1G, [], swap={"backend": "zrm"}).startswith("memory_budget: option 'swap': ")
 
 
-@pytest.mark.parametrize("facts", ["1024", {}, {"memory": 1}, {"effective_memory_bytes": "1G"}, {"effective_memory_bytes": 0},
-                                   {"memtotal_mb": True}])
+@pytest.mark.parametrize(
+    "facts",
+    ["1024", {}, {"memory": 1}, {"effective_memory_bytes": "1G"}, {"effective_memory_bytes": 0}, {"memtotal_mb": True}],
+)
 def test_bad_facts_are_refused(facts):
     assert refusal(facts, ACCEPTANCE_SERVICES).startswith("memory_budget: facts: ")
 
@@ -323,7 +391,10 @@ def test_bad_facts_are_refused(facts):
 def test_effective_memory_above_its_cgroup_limit_is_refused():
     facts = {"effective_memory_bytes": 1024 * MIB, "memtotal_bytes": 2048 * MIB, "cgroup_memory_limit_bytes": 512 * MIB}
     message = refusal(facts, [])
-    assert message.startswith("memory_budget: facts: key 'effective_memory_bytes'") and "cgroup_memory_limit_bytes" in message
+    assert (
+        message.startswith("memory_budget: facts: key 'effective_memory_bytes'")
+        and "cgroup_memory_limit_bytes" in message
+    )
 
 
 def test_python_service_without_cpu_count_needs_the_cpus_option():
@@ -339,32 +410,53 @@ def test_python_service_without_cpu_count_needs_the_cpus_option():
 
 
 def test_facts_forms():
-    module_facts = {"effective_memory_bytes": 512 * MIB, "memtotal_bytes": 1024 * MIB, "cgroup_memory_limit_bytes": 512 * MIB,
-                    "memory_source": "cgroup", "swap_total_bytes": 256 * MIB, "cpus": 2}
+    module_facts = {
+        "effective_memory_bytes": 512 * MIB,
+        "memtotal_bytes": 1024 * MIB,
+        "cgroup_memory_limit_bytes": 512 * MIB,
+        "memory_source": "cgroup",
+        "swap_total_bytes": 256 * MIB,
+        "cpus": 2,
+    }
     nested = build_plan({"smallvps_memory": module_facts, "memtotal_mb": 4096}, [])
     summary = nested["summary"]
-    assert (summary["effective_memory_mb"], summary["memtotal_mb"], summary["cgroup_memory_limit_bytes"]) == (512, 1024, 512 * MIB)
+    assert (summary["effective_memory_mb"], summary["memtotal_mb"], summary["cgroup_memory_limit_bytes"]) == (
+        512,
+        1024,
+        512 * MIB,
+    )
     assert (summary["source"], summary["cpus"], summary["reserve_mb"], summary["pool_mb"]) == ("cgroup", 2, 112, 400)
     assert summary["watermarks_source"] == "none inside a cgroup limit"
     assert nested["warnings"] == []
 
     plain = build_plan({"memtotal_mb": 2048, "swaptotal_mb": 512, "processor_nproc": 2}, [])
     summary = plain["summary"]
-    assert (summary["source"], summary["effective_memory_mb"], summary["cpus"], summary["reserve_mb"]) == ("ansible_facts", 2048, 2, 178)
+    assert (summary["source"], summary["effective_memory_mb"], summary["cpus"], summary["reserve_mb"]) == (
+        "ansible_facts",
+        2048,
+        2,
+        178,
+    )
     assert summary["cgroup_memory_limit_bytes"] is None
     assert len(plain["warnings"]) == 1 and "smallvps.hardening.memory_facts" in plain["warnings"][0]
 
 
 def test_effective_memory_not_whole_mib_is_floored():
     plan = build_plan({"effective_memory_bytes": 1024 * MIB - 1, "cpus": 1}, [])
-    assert plan["summary"]["effective_memory_mb"] == 1023 and plan["summary"]["effective_memory_bytes"] == 1024 * MIB - 1
+    assert (
+        plan["summary"]["effective_memory_mb"] == 1023 and plan["summary"]["effective_memory_bytes"] == 1024 * MIB - 1
+    )
     assert (plan["summary"]["reserve_mb"], plan["summary"]["headroom_mb"]) == (178, 845)
 
 
 def test_given_reserve_and_zram_swap():
     given = build_plan(HOST_1G, ACCEPTANCE_SERVICES, reserve="300M", swap={"backend": "zram"})["summary"]
     assert (given["reserve_mb"], given["reserve_terms"], given["watermarks_source"], given["swap_backend"]) == (
-        300, {"given_mb": 300}, "given", "zram")
+        300,
+        {"given_mb": 300},
+        "given",
+        "zram",
+    )
     zram = build_plan(HOST_1G, ACCEPTANCE_SERVICES, swap={"backend": "zram", "state": "present", "zram_size_mb": 0})
     # 178 + a full 512 MiB zram device: 256 + 0.512 -> 257
     assert zram["summary"]["reserve_mb"] == 435 and zram["summary"]["reserve_terms"]["zram_mb"] == 257
@@ -378,7 +470,13 @@ def test_builtins_appear_first_as_tier0_when_their_unit_exists():
     plan = build_plan(HOST_1G, [], units=HOST_UNITS)
     assert list(plan["services"]) == ["ssh", "nginx"]
     ssh, nginx = plan["services"]["ssh"], plan["services"]["nginx"]
-    assert (ssh["tier"], ssh["unit"], ssh["budget_mb"], ssh["processes"], ssh["oom_score_adjust"]) == (0, "ssh.service", 16, ["sshd"], None)
+    assert (ssh["tier"], ssh["unit"], ssh["budget_mb"], ssh["processes"], ssh["oom_score_adjust"]) == (
+        0,
+        "ssh.service",
+        16,
+        ["sshd"],
+        None,
+    )
     assert (nginx["tier"], nginx["unit"], nginx["budget_mb"], nginx["processes"]) == (0, "nginx.service", 32, ["nginx"])
     assert plan["summary"]["tier0_mb"] == 48
     with_app = build_plan(HOST_1G, [app(min=64)], units=HOST_UNITS + ["app.service"])
@@ -433,26 +531,42 @@ def test_all_capped_leaves_headroom():
 
 
 def test_go_service_values():
-    plan = build_plan(HOST_1G, [{"name": "api", "tier": 1, "runtime": "go", "min": 64, "max": 200}], gomemlimit_ratio=0.8)
+    plan = build_plan(
+        HOST_1G, [{"name": "api", "tier": 1, "runtime": "go", "min": 64, "max": 200}], gomemlimit_ratio=0.8
+    )
     api = plan["services"]["api"]
-    assert (api["memory_max"], api["gomemlimit"], api["gomemlimit_bytes"], api["workers"]) == ("200M", "160MiB", 160 * MIB, None)
+    assert (api["memory_max"], api["gomemlimit"], api["gomemlimit_bytes"], api["workers"]) == (
+        "200M",
+        "160MiB",
+        160 * MIB,
+        None,
+    )
     oomd = build_plan(HOST_1G, [{"name": "api", "tier": 1, "runtime": "go", "min": 64, "max": 200, "oomd": True}])
     # MemoryHigh 180, GOMEMLIMIT floor(0.9 x 180) = 162
     assert (oomd["services"]["api"]["memory_high"], oomd["services"]["api"]["gomemlimit"]) == ("180M", "162MiB")
-    explicit = build_plan(HOST_1G, [{"name": "api", "tier": 1, "runtime": "go", "min": 100, "max": 100, "gomemlimit": "90M"}])
+    explicit = build_plan(
+        HOST_1G, [{"name": "api", "tier": 1, "runtime": "go", "min": 100, "max": 100, "gomemlimit": "90M"}]
+    )
     assert explicit["services"]["api"]["gomemlimit"] == "90MiB"
 
 
 def test_tier0_and_tier2_go_services_get_no_gomemlimit_from_an_estimate():
-    plan = build_plan(HOST_1G, [{"name": "proxy", "tier": 0, "runtime": "go", "min": 50},
-                                {"name": "batch", "tier": 2, "runtime": "go", "min": 50}])
+    plan = build_plan(
+        HOST_1G,
+        [
+            {"name": "proxy", "tier": 0, "runtime": "go", "min": 50},
+            {"name": "batch", "tier": 2, "runtime": "go", "min": 50},
+        ],
+    )
     assert plan["services"]["proxy"]["gomemlimit"] is None and plan["services"]["batch"]["gomemlimit"] is None
     given = build_plan(HOST_1G, [{"name": "proxy", "tier": 0, "runtime": "go", "min": 50, "gomemlimit": "40M"}])
     assert (given["services"]["proxy"]["gomemlimit"], given["services"]["proxy"]["memory_max"]) == ("40MiB", None)
 
 
 def test_python_workers_follow_memory_and_cpus():
-    services = [{"name": "app", "tier": 1, "runtime": "python", "min": 96, "max": 400, "per_worker": "48M", "master": "20M"}]
+    services = [
+        {"name": "app", "tier": 1, "runtime": "python", "min": 96, "max": 400, "per_worker": "48M", "master": "20M"}
+    ]
     # floor((0.9 x 400 - 20) / 48) = 7
     assert build_plan(host(1024, cpus=8), services)["services"]["app"]["workers"] == 7
     assert build_plan(host(1024, cpus=1), services)["services"]["app"]["workers"] == 3
@@ -460,21 +574,40 @@ def test_python_workers_follow_memory_and_cpus():
 
 
 def test_oom_score_adjust_override():
-    plan = build_plan(HOST_1G, [{"name": "sshd", "tier": 0, "min": 16, "oom_score_adjust": -1000},
-                                {"name": "report", "tier": 2, "min": 8, "oom_score_adjust": 500}])
-    assert (plan["services"]["sshd"]["oom_score_adjust"], plan["services"]["report"]["oom_score_adjust"]) == (-1000, 500)
+    plan = build_plan(
+        HOST_1G,
+        [
+            {"name": "sshd", "tier": 0, "min": 16, "oom_score_adjust": -1000},
+            {"name": "report", "tier": 2, "min": 8, "oom_score_adjust": 500},
+        ],
+    )
+    assert (plan["services"]["sshd"]["oom_score_adjust"], plan["services"]["report"]["oom_score_adjust"]) == (
+        -1000,
+        500,
+    )
 
 
-@pytest.mark.parametrize(("clients", "size", "size_bytes"), [(1, "32k", 32768), (256, "32k", 32768), (257, "33k", 33792), (10000, "1250k", 1280000)])
+@pytest.mark.parametrize(
+    ("clients", "size", "size_bytes"),
+    [(1, "32k", 32768), (256, "32k", 32768), (257, "33k", 33792), (10000, "1250k", 1280000)],
+)
 def test_limit_req_zone_size(clients, size, size_bytes):
     plan = build_plan(HOST_1G, [{"name": "nginx", "tier": 0, "min": 32, "limit_req_clients": clients}])
-    assert (plan["services"]["nginx"]["limit_req_zone_size"], plan["services"]["nginx"]["limit_req_zone_bytes"]) == (size, size_bytes)
+    assert (plan["services"]["nginx"]["limit_req_zone_size"], plan["services"]["nginx"]["limit_req_zone_bytes"]) == (
+        size,
+        size_bytes,
+    )
 
 
 def test_extras_only_when_declared():
     plan = build_plan(HOST_1G, ACCEPTANCE_SERVICES)
-    for key in ("limit_req_zone_size", "limit_req_zone_bytes", "introspection_max_cost", "max_buffered_pages_total",
-                "max_buffered_pages_per_connection"):
+    for key in (
+        "limit_req_zone_size",
+        "limit_req_zone_bytes",
+        "introspection_max_cost",
+        "max_buffered_pages_total",
+        "max_buffered_pages_per_connection",
+    ):
         assert all(key not in entry for entry in plan["services"].values())
 
 
@@ -485,16 +618,27 @@ def test_introspection_max_cost_from_the_first_limit_that_acts():
     assert plan["services"]["oathkeeper"]["introspection_max_cost"] == 6355  # 0.1 x 128 MiB / 2112
     assert plan["services"]["tiny"]["introspection_max_cost"] == 1000
     # MemoryHigh floor(0.9 x 128) = 115: 0.1 x 115 MiB / 2112 = 5709.6
-    assert build_plan(HOST_1G, [dict(oathkeeper, oomd=True)])["services"]["oathkeeper"]["introspection_max_cost"] == 5709
-    assert "introspection_max_cost" not in build_plan(HOST_1G, [dict(oathkeeper, introspection_cache=False)])["services"]["oathkeeper"]
+    assert (
+        build_plan(HOST_1G, [dict(oathkeeper, oomd=True)])["services"]["oathkeeper"]["introspection_max_cost"] == 5709
+    )
+    assert (
+        "introspection_max_cost"
+        not in build_plan(HOST_1G, [dict(oathkeeper, introspection_cache=False)])["services"]["oathkeeper"]
+    )
 
 
 def test_reassembly_pages():
     capture = {"name": "capture", "tier": 1, "runtime": "go", "min": 64, "max": 128, "reassembly": True}
     services = [capture, dict(capture, name="capture2", reassembly={"share": 0.5})]
     plan = build_plan(HOST_1G, services)
-    assert (plan["services"]["capture"]["max_buffered_pages_total"], plan["services"]["capture"]["max_buffered_pages_per_connection"]) == (16384, 256)
-    assert (plan["services"]["capture2"]["max_buffered_pages_total"], plan["services"]["capture2"]["max_buffered_pages_per_connection"]) == (32768, 512)
+    assert (
+        plan["services"]["capture"]["max_buffered_pages_total"],
+        plan["services"]["capture"]["max_buffered_pages_per_connection"],
+    ) == (16384, 256)
+    assert (
+        plan["services"]["capture2"]["max_buffered_pages_total"],
+        plan["services"]["capture2"]["max_buffered_pages_per_connection"],
+    ) == (32768, 512)
     # MemoryHigh 115: 115 MiB / 4 / 2048 = 14720 pages, 230 per connection
     oomd = build_plan(HOST_1G, [dict(capture, oomd=True)])["services"]["capture"]
     assert (oomd["max_buffered_pages_total"], oomd["max_buffered_pages_per_connection"]) == (14720, 230)
@@ -504,10 +648,28 @@ def test_reassembly_pages():
 
 
 def test_inputs_are_not_mutated():
-    facts = {"smallvps_memory": {"effective_memory_bytes": 1024 * MIB, "cpus": 2, "min_free_bytes": 16 * MIB}, "memtotal_mb": 1024}
+    facts = {
+        "smallvps_memory": {"effective_memory_bytes": 1024 * MIB, "cpus": 2, "min_free_bytes": 16 * MIB},
+        "memtotal_mb": 1024,
+    }
     services = [
-        {"name": "app", "tier": 1, "runtime": "python", "min": "256M", "per_worker": "64M", "processes": ["gunicorn"], "oomd": True},
-        {"name": "api", "tier": 1, "runtime": "go", "min": 64, "reassembly": {"share": 0.5}, "introspection_cache": True},
+        {
+            "name": "app",
+            "tier": 1,
+            "runtime": "python",
+            "min": "256M",
+            "per_worker": "64M",
+            "processes": ["gunicorn"],
+            "oomd": True,
+        },
+        {
+            "name": "api",
+            "tier": 1,
+            "runtime": "go",
+            "min": 64,
+            "reassembly": {"share": 0.5},
+            "introspection_cache": True,
+        },
         {"name": "sshd", "tier": 0, "min": "16M"},
         {"name": "nginx", "tier": 0, "min": 32, "limit_req_clients": 1000},
     ]
@@ -611,9 +773,17 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
     assert list(entries) == [s["name"] for s in services]
     summary = plan["summary"]
     # the split adds up, in MiB and in bytes
-    assert (summary["reserve_mb"] + summary["tier0_mb"] + summary["tier2_mb"] + summary["allocated_mb"]
-            + summary["headroom_mb"]) == summary["effective_memory_mb"]
-    assert summary["pool_mb"] == summary["effective_memory_mb"] - summary["reserve_mb"] - summary["tier0_mb"] - summary["tier2_mb"]
+    assert (
+        summary["reserve_mb"]
+        + summary["tier0_mb"]
+        + summary["tier2_mb"]
+        + summary["allocated_mb"]
+        + summary["headroom_mb"]
+    ) == summary["effective_memory_mb"]
+    assert (
+        summary["pool_mb"]
+        == summary["effective_memory_mb"] - summary["reserve_mb"] - summary["tier0_mb"] - summary["tier2_mb"]
+    )
     assert summary["headroom_mb"] >= 0
     for key in ("reserve", "tier0", "tier2", "pool", "allocated", "headroom"):
         assert summary[f"{key}_bytes"] == summary[f"{key}_mb"] * MIB
@@ -630,15 +800,20 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
         limit = entry["limit_bytes"]
         # tier 0 only: MemoryLow = its estimate, and systemd-oomd takes it last
         protected = entry["tier"] == 0
-        assert (entry["memory_low"], entry["memory_low_bytes"]) == ((f"{min_mb}M", min_mb * MIB) if protected else (None, None))
+        assert (entry["memory_low"], entry["memory_low_bytes"]) == (
+            (f"{min_mb}M", min_mb * MIB) if protected else (None, None)
+        )
         assert entry["managed_oom_preference"] == ("avoid" if protected else None)
         # OOMPolicy: as given, else continue for a python (pre-fork) service outside tier 2, else systemd's own
         default_policy = "continue" if source.get("runtime") == "python" and entry["tier"] != 2 else None
         assert entry["oom_policy"] == source.get("oom_policy", default_policy)
         assert limit == entry["limit_mb"] * MIB
         if entry["tier"] == 1:
-            assert min_mb <= entry["budget_mb"] <= _mb(source.get("max", 10 ** 9))
-            assert (entry["memory_max"], entry["memory_max_bytes"]) == (f"{entry['budget_mb']}M", entry["budget_mb"] * MIB)
+            assert min_mb <= entry["budget_mb"] <= _mb(source.get("max", 10**9))
+            assert (entry["memory_max"], entry["memory_max_bytes"]) == (
+                f"{entry['budget_mb']}M",
+                entry["budget_mb"] * MIB,
+            )
             # every tier-1 entry carries MemorySwapMax, 0 unless given
             assert entry["memory_swap_max"] is not None
             assert entry["memory_swap_max_bytes"] == _mb(source.get("swap_max", 0)) * MIB
@@ -651,7 +826,11 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
                 if "memory_high" in source:
                     assert entry["memory_high_bytes"] == source["memory_high"] * MIB
                 else:  # floor(0.9 x MemoryMax)
-                    assert 10 * entry["memory_high_bytes"] <= 9 * entry["memory_max_bytes"] < 10 * entry["memory_high_bytes"] + 10 * MIB
+                    assert (
+                        10 * entry["memory_high_bytes"]
+                        <= 9 * entry["memory_max_bytes"]
+                        < 10 * entry["memory_high_bytes"] + 10 * MIB
+                    )
                 assert limit == entry["memory_high_bytes"]
             else:
                 assert limit == entry["memory_max_bytes"]
@@ -694,8 +873,12 @@ PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_ch
 
 
 @PROPERTY_SETTINGS
-@given(effective_mb=st.integers(64, 16384), services=service_lists(), cpus=st.integers(1, 16),
-       reserve_mb=st.integers(1, 2048))
+@given(
+    effective_mb=st.integers(64, 16384),
+    services=service_lists(),
+    cpus=st.integers(1, 16),
+    reserve_mb=st.integers(1, 2048),
+)
 def test_plan_with_a_given_reserve_fits_exactly_when_predicted(effective_mb, services, cpus, reserve_mb):
     facts = host(effective_mb, cpus)
     pool = effective_mb - reserve_mb - fixed_sum(services)
@@ -715,8 +898,12 @@ def test_plan_with_a_given_reserve_fits_exactly_when_predicted(effective_mb, ser
 
 
 @PROPERTY_SETTINGS
-@given(effective_mb=st.integers(64, 16384), services=service_lists(), cpus=st.integers(1, 16),
-       swap=st.sampled_from([None, {"backend": "file"}, {"backend": "zram"}, {"backend": "both", "zram_size_mb": 256}]))
+@given(
+    effective_mb=st.integers(64, 16384),
+    services=service_lists(),
+    cpus=st.integers(1, 16),
+    swap=st.sampled_from([None, {"backend": "file"}, {"backend": "zram"}, {"backend": "both", "zram_size_mb": 256}]),
+)
 def test_plan_with_the_default_reserve_fits_or_is_refused(effective_mb, services, cpus, swap):
     facts = host(effective_mb, cpus)
     try:
@@ -726,7 +913,9 @@ def test_plan_with_the_default_reserve_fits_or_is_refused(effective_mb, services
         if message.startswith("memory_budget: option 'reserve': "):
             event("refused: reserve")
             return
-        match = re.search(r"effective (\d+) MiB - reserve (\d+) MiB .* = pool (-?\d+) MiB.*; missing (\d+) MiB", message)
+        match = re.search(
+            r"effective (\d+) MiB - reserve (\d+) MiB .* = pool (-?\d+) MiB.*; missing (\d+) MiB", message
+        )
         assert match, message
         effective, reserve, pool, missing = map(int, match.groups())
         assert effective == effective_mb and pool == effective - reserve - fixed_sum(services)
@@ -740,8 +929,13 @@ def test_plan_with_the_default_reserve_fits_or_is_refused(effective_mb, services
 
 
 @PROPERTY_SETTINGS
-@given(effective_mb=st.integers(64, 16384), more_mb=st.integers(0, 8192), services=service_lists(),
-       cpus=st.integers(1, 16), swap=st.sampled_from([None, {"backend": "zram"}]))
+@given(
+    effective_mb=st.integers(64, 16384),
+    more_mb=st.integers(0, 8192),
+    services=service_lists(),
+    cpus=st.integers(1, 16),
+    swap=st.sampled_from([None, {"backend": "zram"}]),
+)
 def test_more_memory_never_shrinks_a_service(effective_mb, more_mb, services, cpus, swap):
     try:
         small = build_plan(host(effective_mb, cpus), services, swap=swap)["services"]
@@ -750,8 +944,17 @@ def test_more_memory_never_shrinks_a_service(effective_mb, more_mb, services, cp
         return
     event("compared")
     big = build_plan(host(effective_mb + more_mb, cpus), services, swap=swap)["services"]
-    growing = ("budget_bytes", "limit_bytes", "memory_max_bytes", "memory_high_bytes", "gomemlimit_bytes", "workers",
-               "introspection_max_cost", "max_buffered_pages_total", "max_buffered_pages_per_connection")
+    growing = (
+        "budget_bytes",
+        "limit_bytes",
+        "memory_max_bytes",
+        "memory_high_bytes",
+        "gomemlimit_bytes",
+        "workers",
+        "introspection_max_cost",
+        "max_buffered_pages_total",
+        "max_buffered_pages_per_connection",
+    )
     for name, entry in small.items():
         for key in growing:
             if entry.get(key) is not None:
@@ -779,7 +982,10 @@ def test_water_filling_stays_in_bounds_fills_the_pool_and_never_shrinks_a_share(
     demands = [(low, high, Fraction(weight)) for low, high, weight in demands]
     small, big = share_by_weight(small_pool, demands), share_by_weight(big_pool, demands)
     for pool, shares in ((small_pool, small), (big_pool, big)):
-        assert all(low <= share <= (high if high is not None else pool) for share, (low, high, _) in zip(shares, demands, strict=True))
+        assert all(
+            low <= share <= (high if high is not None else pool)
+            for share, (low, high, _) in zip(shares, demands, strict=True)
+        )
         if all(high is not None for _, high, _ in demands) and sum(high for _, high, _ in demands) <= pool:
             assert shares == [high for _, high, _ in demands]
         else:
@@ -805,6 +1011,7 @@ def test_zram_size_as_the_swap_role_spec_converts_it(given):
 @pytest.mark.parametrize("given", ["512", "512.0", 512.0, "0", "-1", "512.5", 512.5, "512M", "abc", "", True, [512]])
 def test_zram_size_accepted_exactly_when_the_swap_role_spec_accepts_it(given):
     from ansible.module_utils.common.validation import check_type_int
+
     try:
         spec_value = check_type_int(given)
     except TypeError:

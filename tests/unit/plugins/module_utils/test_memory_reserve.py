@@ -43,8 +43,9 @@ def plain_host(mb: int):
 
 
 def cgroup_host(mb: int):
-    return normalize_facts({"effective_memory_bytes": mb * MIB, "memtotal_bytes": 2 * mb * MIB,
-                            "cgroup_memory_limit_bytes": mb * MIB})
+    return normalize_facts(
+        {"effective_memory_bytes": mb * MIB, "memtotal_bytes": 2 * mb * MIB, "cgroup_memory_limit_bytes": mb * MIB}
+    )
 
 
 def test_constants():
@@ -93,7 +94,10 @@ def test_estimated_watermarks(memory_mb, expected_mb):
 
 
 def test_watermarks_from_facts():
-    assert watermarks_mb(module_host(1024, min_free_bytes=16 * MIB, watermark_scale_factor=100)) == (37, "min_free_kbytes")
+    assert watermarks_mb(module_host(1024, min_free_bytes=16 * MIB, watermark_scale_factor=100)) == (
+        37,
+        "min_free_kbytes",
+    )
     # no scale factor fact: the kernel default 10
     assert watermarks_mb(module_host(1024, min_free_bytes=16 * MIB)) == (24, "min_free_kbytes")
     assert watermarks_mb(module_host(1024, min_free_bytes=0, watermark_scale_factor=0)) == (0, "min_free_kbytes")
@@ -101,7 +105,10 @@ def test_watermarks_from_facts():
 
 def test_no_watermarks_inside_a_cgroup_limit():
     assert watermarks_mb(cgroup_host(512)) == (0, "none inside a cgroup limit")
-    assert watermarks_mb(module_host(512, memory_source="cgroup", min_free_bytes=64 * MIB)) == (0, "none inside a cgroup limit")
+    assert watermarks_mb(module_host(512, memory_source="cgroup", min_free_bytes=64 * MIB)) == (
+        0,
+        "none inside a cgroup limit",
+    )
 
 
 @pytest.mark.parametrize(
@@ -125,8 +132,10 @@ def test_planned_zram(memory_mb, swap, expected_mb):
 
 def test_default_reserve_terms():
     assert default_reserve(module_host(1024), None) == {
-        "reserve_mb": 178, "terms": {"base_mb": 80, "page_cache_mb": 32, "watermarks_mb": 66, "zram_mb": 0},
-        "watermarks_source": "estimated"}
+        "reserve_mb": 178,
+        "terms": {"base_mb": 80, "page_cache_mb": 32, "watermarks_mb": 66, "zram_mb": 0},
+        "watermarks_source": "estimated",
+    }
     assert default_reserve(module_host(1024), {"backend": "zram"})["reserve_mb"] == 178 + 257
     assert default_reserve(cgroup_host(1024), None)["reserve_mb"] == 112
     assert default_reserve(module_host(256), None)["reserve_mb"] == 132
@@ -136,7 +145,10 @@ def test_default_reserve_terms():
 
 def test_given_reserve_replaces_every_term():
     assert resolve_reserve("300M", module_host(1024), {"backend": "zram"}) == {
-        "reserve_mb": 300, "terms": {"given_mb": 300}, "watermarks_source": "given"}
+        "reserve_mb": 300,
+        "terms": {"given_mb": 300},
+        "watermarks_source": "given",
+    }
     assert resolve_reserve("64K", module_host(1024), None)["reserve_mb"] == 1
     assert resolve_reserve(1023, module_host(1024), None)["reserve_mb"] == 1023
 
@@ -166,7 +178,8 @@ def test_default_reserve_above_a_tiny_host_is_refused():
         resolve_reserve(None, module_host(80), None)
     assert str(caught.value).startswith(
         "memory_budget: option 'reserve': default reserve 118 MiB (base 80 + page cache 32 + watermarks 6 + zram 0 MiB) "
-        "is not below the effective memory 80 MiB")
+        "is not below the effective memory 80 MiB"
+    )
 
 
 def test_smallest_host_the_default_reserve_fits():
@@ -188,7 +201,10 @@ def test_swap_is_not_mutated():
 HOSTS = {"module": module_host, "plain": plain_host, "cgroup": cgroup_host}
 SWAPS = [None, {"backend": "file"}, {"backend": "zram"}, {"backend": "both"}, {"backend": "zram", "zram_size_mb": 512}]
 CASES = [(kind, swap) for kind in HOSTS for swap in SWAPS]
-CASE_IDS = [f"{kind}-{(swap or {}).get('backend', 'none')}{'-512' if swap and swap.get('zram_size_mb') else ''}" for kind, swap in CASES]
+CASE_IDS = [
+    f"{kind}-{(swap or {}).get('backend', 'none')}{'-512' if swap and swap.get('zram_size_mb') else ''}"
+    for kind, swap in CASES
+]
 memory = st.integers(min_value=128, max_value=16 * GIB_MB)
 
 

@@ -48,22 +48,52 @@ def one(raw: dict):
 def test_schema_keys_in_documented_order():
     assert SERVICE_KEYS[:4] == ("name", "tier", "runtime", "min")
     assert set(SERVICE_KEYS) == {
-        "name", "tier", "runtime", "min", "max", "weight", "swap_max", "memory_high", "oomd", "oom_score_adjust",
-        "oom_policy", "gomemlimit", "per_worker", "master", "processes", "limit_req_clients", "tune_bufsize", "introspection_cache",
+        "name",
+        "tier",
+        "runtime",
+        "min",
+        "max",
+        "weight",
+        "swap_max",
+        "memory_high",
+        "oomd",
+        "oom_score_adjust",
+        "oom_policy",
+        "gomemlimit",
+        "per_worker",
+        "master",
+        "processes",
+        "limit_req_clients",
+        "tune_bufsize",
+        "introspection_cache",
         "reassembly",
     }
     assert SERVICE_KEYS.index("oom_policy") == SERVICE_KEYS.index("oom_score_adjust") + 1
     assert [k for k, spec in SERVICE_SCHEMA.items() if spec.get("required")] == ["name", "tier", "min"]
     assert {k for k, spec in SERVICE_SCHEMA.items() if spec.get("tier") == 1} == {
-        "max", "weight", "swap_max", "memory_high", "oomd"}
+        "max",
+        "weight",
+        "swap_max",
+        "memory_high",
+        "oomd",
+    }
     assert {k for k, spec in SERVICE_SCHEMA.items() if spec.get("runtime") == "go"} == {
-        "gomemlimit", "introspection_cache", "reassembly"}
+        "gomemlimit",
+        "introspection_cache",
+        "reassembly",
+    }
     assert {k for k, spec in SERVICE_SCHEMA.items() if spec.get("runtime") == "python"} == {"per_worker", "master"}
 
 
 def test_defaults():
     app = one({"name": "app", "tier": 1, "min": 64})
-    assert (app.unit, app.runtime, app.min_mb, app.max_mb, app.weight) == ("app.service", "generic", 64, None, Fraction(1))
+    assert (app.unit, app.runtime, app.min_mb, app.max_mb, app.weight) == (
+        "app.service",
+        "generic",
+        64,
+        None,
+        Fraction(1),
+    )
     assert (app.swap_max_mb, app.memory_high_mb, app.oomd, app.oom_score_adjust) == (0, None, False, 100)
     assert (app.gomemlimit_mb, app.per_worker_mb, app.master_mb) == (None, None, None)
     assert app.processes == ("app",)
@@ -76,15 +106,38 @@ def test_defaults():
 
 
 def test_given_values():
-    app = one({"name": "app.service", "tier": 1, "runtime": "go", "min": "64K", "max": "1.5G", "weight": 2.5,
-               "swap_max": "512M", "memory_high": "1G", "oomd": True, "oom_score_adjust": 300, "gomemlimit": "100M",
-               "processes": ["app", "helper"], "limit_req_clients": 10, "introspection_cache": True,
-               "reassembly": {"share": 0.5}})
-    assert (app.name, app.unit, app.min_mb, app.max_mb, app.weight) == ("app.service", "app.service", 1, 1536, Fraction(5, 2))
+    app = one(
+        {
+            "name": "app.service",
+            "tier": 1,
+            "runtime": "go",
+            "min": "64K",
+            "max": "1.5G",
+            "weight": 2.5,
+            "swap_max": "512M",
+            "memory_high": "1G",
+            "oomd": True,
+            "oom_score_adjust": 300,
+            "gomemlimit": "100M",
+            "processes": ["app", "helper"],
+            "limit_req_clients": 10,
+            "introspection_cache": True,
+            "reassembly": {"share": 0.5},
+        }
+    )
+    assert (app.name, app.unit, app.min_mb, app.max_mb, app.weight) == (
+        "app.service",
+        "app.service",
+        1,
+        1536,
+        Fraction(5, 2),
+    )
     assert (app.swap_max_mb, app.memory_high_mb, app.oomd, app.oom_score_adjust) == (512, 1024, True, 300)
     assert (app.gomemlimit_mb, app.processes, app.limit_req_clients) == (100, ("app", "helper"), 10)
     assert app.introspection_cache is True and app.reassembly_share == Fraction(1, 2)
-    assert one({"name": "cap", "tier": 1, "runtime": "go", "min": 8, "reassembly": True}).reassembly_share == Fraction(1, 4)
+    assert one({"name": "cap", "tier": 1, "runtime": "go", "min": 8, "reassembly": True}).reassembly_share == Fraction(
+        1, 4
+    )
     assert one({"name": "a", "tier": 1, "min": 8, "swap_max": "0"}).swap_max_mb == 0
 
 
@@ -176,11 +229,19 @@ def test_a_bad_oom_policy_is_refused_naming_the_key(value):
         ({"name": "a", "tier": 1, "runtime": "python", "min": 128, "gomemlimit": 8}, "gomemlimit", "runtime 'go'"),
         ({"name": "a", "tier": 1, "runtime": "python", "min": 128, "reassembly": True}, "reassembly", "runtime 'go'"),
         ({"name": "a", "tier": 1, "min": 64, "introspection_cache": True}, "introspection_cache", "runtime 'go'"),
-        ({"name": "a", "tier": 1, "runtime": "go", "min": 64, "introspection_cache": "yes"}, "introspection_cache", "boolean"),
+        (
+            {"name": "a", "tier": 1, "runtime": "go", "min": 64, "introspection_cache": "yes"},
+            "introspection_cache",
+            "boolean",
+        ),
         ({"name": "a", "tier": 1, "min": 64, "oomd": "yes"}, "oomd", "boolean"),
         ({"name": "a", "tier": 1, "runtime": "go", "min": 64, "reassembly": {"share": 0.6}}, "reassembly", "<= 0.5"),
         ({"name": "a", "tier": 1, "runtime": "go", "min": 64, "reassembly": {"share": 0}}, "reassembly", "<= 0.5"),
-        ({"name": "a", "tier": 1, "runtime": "go", "min": 64, "reassembly": {"shares": 0.2}}, "reassembly", "accepted: share"),
+        (
+            {"name": "a", "tier": 1, "runtime": "go", "min": 64, "reassembly": {"shares": 0.2}},
+            "reassembly",
+            "accepted: share",
+        ),
         ({"name": "a", "tier": 1, "runtime": "go", "min": 64, "reassembly": "yes"}, "reassembly", "neither a boolean"),
         ({"name": "a", "tier": 1, "min": 64, "weight": 0}, "weight", "positive number"),
         ({"name": "a", "tier": 1, "min": 64, "weight": True}, "weight", "positive number"),
@@ -203,7 +264,9 @@ def test_service_refusals_name_service_and_key(service, key, fragment):
     assert fragment in message
 
 
-@pytest.mark.parametrize("name", ["a/b", "../etc/passwd", "..", "app..service", "a..b", "/app", "app/", "app service", ".app"])
+@pytest.mark.parametrize(
+    "name", ["a/b", "../etc/passwd", "..", "app..service", "a..b", "/app", "app/", "app service", ".app"]
+)
 def test_names_that_are_not_unit_names_are_refused(name):
     message = refusal([{"name": name, "tier": 1, "min": 64}])
     assert_names(message, name, "name")
@@ -214,14 +277,18 @@ def test_a_name_with_a_trailing_newline_is_refused():
     assert_names(refusal([{"name": "app\n", "tier": 1, "min": 64}]), "app\n", "name")
 
 
-@pytest.mark.parametrize("name", ["foo.timer", "foo.slice", "foo.socket", "foo.scope", "foo.mount", "foo.target", "foo.path"])
+@pytest.mark.parametrize(
+    "name", ["foo.timer", "foo.slice", "foo.socket", "foo.scope", "foo.mount", "foo.target", "foo.path"]
+)
 def test_units_other_than_services_are_refused(name):
     message = refusal([{"name": name, "tier": 2, "min": 8}])
     assert_names(message, name, "name")
     assert "only .service units are tiered" in message
 
 
-@pytest.mark.parametrize("name", ["app", "app.service", "getty@tty1.service", "my-app_2", "systemd-journald", "a.b.service"])
+@pytest.mark.parametrize(
+    "name", ["app", "app.service", "getty@tty1.service", "my-app_2", "systemd-journald", "a.b.service"]
+)
 def test_unit_names_are_accepted(name):
     assert one({"name": name, "tier": 0, "min": 8}).name == name
 
@@ -248,8 +315,15 @@ def test_services_must_be_a_list_of_mappings():
 
 @pytest.mark.parametrize(
     ("name", "unit"),
-    [("app", "app.service"), ("app.service", "app.service"), ("sshd", "ssh.service"), ("sshd.service", "ssh.service"),
-     ("ssh", "ssh.service"), ("ssh.service", "ssh.service"), ("nginx", "nginx.service")],
+    [
+        ("app", "app.service"),
+        ("app.service", "app.service"),
+        ("sshd", "ssh.service"),
+        ("sshd.service", "ssh.service"),
+        ("ssh", "ssh.service"),
+        ("ssh.service", "ssh.service"),
+        ("nginx", "nginx.service"),
+    ],
 )
 def test_unit_of(name, unit):
     assert unit_of(name) == unit
@@ -277,7 +351,13 @@ def test_two_entries_for_one_unit_are_refused(first, second, unit):
 def test_builtins_are_added_when_their_unit_exists():
     ssh, nginx = parse_services([], HOST_UNITS)
     assert (ssh.name, ssh.unit, ssh.tier, ssh.min_mb, ssh.processes) == ("ssh", "ssh.service", 0, 16, ("sshd",))
-    assert (nginx.name, nginx.unit, nginx.tier, nginx.min_mb, nginx.processes) == ("nginx", "nginx.service", 0, 32, ("nginx",))
+    assert (nginx.name, nginx.unit, nginx.tier, nginx.min_mb, nginx.processes) == (
+        "nginx",
+        "nginx.service",
+        0,
+        32,
+        ("nginx",),
+    )
     # sshd protects itself (listener -1000); an OOMScoreAdjust would be restored into every session.
     assert (ssh.oom_score_adjust, nginx.oom_score_adjust) == (None, -500)
 
@@ -341,7 +421,9 @@ def test_bad_units_option_is_refused(units):
 
 
 def test_inputs_and_builtins_are_not_mutated():
-    services = [{"name": "app", "tier": 1, "runtime": "go", "min": 64, "processes": ["app"], "reassembly": {"share": 0.5}}]
+    services = [
+        {"name": "app", "tier": 1, "runtime": "go", "min": 64, "processes": ["app"], "reassembly": {"share": 0.5}}
+    ]
     units = {"ssh.service": {"state": "running"}, "app.service": {}}
     before = copy.deepcopy((services, units))
     parse_services(services, units)

@@ -101,7 +101,7 @@ def test_parse_size_refuses(value, fragment):
         "9" * 400,
         "1" + "0" * 399 + "G",
         "9" * 21 + "K",
-        10 ** 400,
+        10**400,
         "1048577G",  # one GiB above 1 PiB
         "2000000T",
         1024 * 1024 * 1024 + 1,  # MiB
@@ -142,7 +142,12 @@ def test_is_int_and_is_number_reject_bools():
 
 @pytest.mark.parametrize(
     ("value", "upper", "inclusive", "expected"),
-    [(0.9, 1, False, Fraction(0.9)), (0.9, 0.9, True, Fraction(0.9)), (1, 1, True, Fraction(1)), (0.5, 0.9, True, Fraction(1, 2))],
+    [
+        (0.9, 1, False, Fraction(0.9)),
+        (0.9, 0.9, True, Fraction(0.9)),
+        (1, 1, True, Fraction(1)),
+        (0.5, 0.9, True, Fraction(1, 2)),
+    ],
 )
 def test_parse_ratio_accepts(value, upper, inclusive, expected):
     ratio = parse_ratio(value, upper, inclusive, "memory_budget: option 'r'")

@@ -298,8 +298,7 @@ REFUSALS = {
             "authenticators": {"oauth2_client_credentials": {"token_url": "https:///token"}},
             "introspection_max_cost": 1000,
         },
-        "oathkeeper_authenticators.oauth2_client_credentials key 'token_url': 'https:///token' "
-        "is not an http(s) URL",
+        "oathkeeper_authenticators.oauth2_client_credentials key 'token_url': 'https:///token' is not an http(s) URL",
     ),
     "target_audience as a string": (
         {

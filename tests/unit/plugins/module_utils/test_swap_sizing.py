@@ -35,8 +35,17 @@ drift_mb = st.integers(min_value=-8, max_value=8)
 
 @pytest.mark.parametrize(
     ("effective", "expected"),
-    [(256, 256), (512, 512), (1024, 1024), (1025, 1024), (2048, 1024), (3000, 1500), (4096, 2048), (4097, 2048),
-     (65536, 2048)],
+    [
+        (256, 256),
+        (512, 512),
+        (1024, 1024),
+        (1025, 1024),
+        (2048, 1024),
+        (3000, 1500),
+        (4096, 2048),
+        (4097, 2048),
+        (65536, 2048),
+    ],
 )
 def test_auto_file_size_follows_todays_rule(effective, expected):
     assert auto_file_size_mb(effective) == expected
@@ -47,8 +56,9 @@ def test_constants_the_memory_planner_imports():
     assert BACKENDS == ("file", "zram", "both")
 
 
-@pytest.mark.parametrize(("effective", "requested", "expected"), [(512, 0, 256), (1024, 0, 512), (16384, 0, 4096),
-                                                                 (512, 300, 300)])
+@pytest.mark.parametrize(
+    ("effective", "requested", "expected"), [(512, 0, 256), (1024, 0, 512), (16384, 0, 4096), (512, 300, 300)]
+)
 def test_zram_size_is_half_the_memory_up_to_4_gib_or_what_is_asked(effective, requested, expected):
     assert zram_size_mb(effective, requested) == expected
 
@@ -91,8 +101,9 @@ def test_swappiness_asked_for_wins_and_is_range_checked():
 
 def decide(desired, current_mb=None, avail_mb=10 * GIB_MB, margin=1024, explicit=False, extra_bytes=0):
     current = None if current_mb is None else current_mb * MIB
-    return file_decision(desired, explicit, current, avail_mb * MIB + extra_bytes, margin,
-                         path="/swapfile", fstype="ext4", directory="/")
+    return file_decision(
+        desired, explicit, current, avail_mb * MIB + extra_bytes, margin, path="/swapfile", fstype="ext4", directory="/"
+    )
 
 
 def test_no_file_is_created_at_the_desired_size_when_it_fits():
@@ -199,8 +210,9 @@ def test_once_created_an_automatic_file_survives_a_few_mib_of_free_disk_drift(ef
         assert (plan["action"], plan["size_mb"]) == ("keep", size), (free, plan)
 
 
-@given(effective=memory_mb, size=st.integers(min_value=MIN_FILE_MB, max_value=4 * GIB_MB), avail=disk_mb,
-       margin=margin_mb)
+@given(
+    effective=memory_mb, size=st.integers(min_value=MIN_FILE_MB, max_value=4 * GIB_MB), avail=disk_mb, margin=margin_mb
+)
 def test_a_recreate_settles_in_one_step(effective, size, avail, margin):
     """Whatever the file, after one recreate the next run with the same free disk keeps it."""
     desired = auto_file_size_mb(effective)
@@ -210,8 +222,9 @@ def test_a_recreate_settles_in_one_step(effective, size, avail, margin):
     assert decide(desired, plan["size_mb"], free_after, margin)["action"] == "keep"
 
 
-@given(effective=memory_mb, size=st.integers(min_value=MIN_FILE_MB, max_value=4 * GIB_MB), avail=disk_mb,
-       margin=margin_mb)
+@given(
+    effective=memory_mb, size=st.integers(min_value=MIN_FILE_MB, max_value=4 * GIB_MB), avail=disk_mb, margin=margin_mb
+)
 def test_a_recreate_never_leaves_less_than_the_margin_unless_it_shrinks(effective, size, avail, margin):
     desired = auto_file_size_mb(effective)
     plan = decide(desired, size, avail, margin)
@@ -261,11 +274,15 @@ def test_swapoff_with_unknown_mem_available_is_refused_unless_opted_out():
 def test_swapoff_counts_every_device_switched_off():
     assert swapoff_refusal([device(200), device(200, "/dev/zram0")], 528 * MIB, margin_mb=128) == ""
     assert "/dev/zram0 (201 MiB used)" in swapoff_refusal(
-        [device(200), device(201, "/dev/zram0")], 528 * MIB, margin_mb=128)
+        [device(200), device(201, "/dev/zram0")], 528 * MIB, margin_mb=128
+    )
 
 
-@given(used=st.integers(min_value=1, max_value=1 << 40), available=st.integers(min_value=0, max_value=1 << 40),
-       margin=margin_mb)
+@given(
+    used=st.integers(min_value=1, max_value=1 << 40),
+    available=st.integers(min_value=0, max_value=1 << 40),
+    margin=margin_mb,
+)
 def test_swapoff_is_allowed_exactly_when_used_fits_under_the_margin(used, available, margin):
     refused = swapoff_refusal([{"path": "/swapfile", "used_bytes": used}], available, margin) != ""
     assert refused == (used > available - margin * MIB)

@@ -25,23 +25,39 @@ ROOT = Path(__file__).resolve().parents[4]
 
 STATIC, DYNAMIC = "traefik/traefik-v3.json", "traefik/traefik-v3-file-provider.json"
 GOOD = {
-    "address": ":80", "upstreams": ["http://127.0.0.1:8000"],
+    "address": ":80",
+    "upstreams": ["http://127.0.0.1:8000"],
     "responding_timeouts": {"readTimeout": "60s", "writeTimeout": "60s", "idleTimeout": "90s"},
     "forwarding_timeouts": {"dialTimeout": "5s", "responseHeaderTimeout": "60s", "idleConnTimeout": "30s"},
-    "max_header_bytes": 32768, "max_idle_conns_per_host": 8, "version": "3.3.5",
+    "max_header_bytes": 32768,
+    "max_idle_conns_per_host": 8,
+    "version": "3.3.5",
 }
 VARIABLE_SETS = {
     "defaults": {},
-    "no compression, two upstreams, watch on": {"compress": False, "upstreams": ["http://127.0.0.1:8000", "http://[::1]:8001"],
-                                                "file_watch": True},
-    "every encoding, few timeouts": {"encodings": ["gzip", "zstd", "br"], "responding_timeouts": {"idleTimeout": "30s"},
-                                     "forwarding_timeouts": {}},
-    "loopback entry point, debug log": {"address": "127.0.0.1:8081", "log_level": "DEBUG", "rule": "Host(`app.example`)"},
+    "no compression, two upstreams, watch on": {
+        "compress": False,
+        "upstreams": ["http://127.0.0.1:8000", "http://[::1]:8001"],
+        "file_watch": True,
+    },
+    "every encoding, few timeouts": {
+        "encodings": ["gzip", "zstd", "br"],
+        "responding_timeouts": {"idleTimeout": "30s"},
+        "forwarding_timeouts": {},
+    },
+    "loopback entry point, debug log": {
+        "address": "127.0.0.1:8081",
+        "log_level": "DEBUG",
+        "rule": "Host(`app.example`)",
+    },
     "update check on": {"check_new_version": True},
     "no timeouts at all, oldest version": {"responding_timeouts": {}, "forwarding_timeouts": {}, "version": "3.2.0"},
-    "longest durations, highest ports": {"responding_timeouts": {"readTimeout": "2562047h47m16s854775807ns"},
-                                         "forwarding_timeouts": {"dialTimeout": "2562047h"}, "address": ":65535",
-                                         "upstreams": ["http://127.0.0.1:65535"]},
+    "longest durations, highest ports": {
+        "responding_timeouts": {"readTimeout": "2562047h47m16s854775807ns"},
+        "forwarding_timeouts": {"dialTimeout": "2562047h"},
+        "address": ":65535",
+        "upstreams": ["http://127.0.0.1:65535"],
+    },
 }
 
 
@@ -104,28 +120,58 @@ def test_an_unknown_key_fails_the_schema(where, value):
         ({"max_idle_conns_per_host": 500}, "traefik_max_idle_conns_per_host: 500 is not an integer 1..200"),
         ({"max_idle_conns_per_host": 0}, "traefik_max_idle_conns_per_host: 0 is not an integer 1..200"),
         ({"max_header_bytes": "32k"}, "traefik_max_header_bytes: '32k' is not an integer 4096..1048576"),
-        ({"responding_timeouts": {"readTimeout": 60}}, "traefik_responding_timeouts key 'readTimeout': 60 is not a Go duration"),
+        (
+            {"responding_timeouts": {"readTimeout": 60}},
+            "traefik_responding_timeouts key 'readTimeout': 60 is not a Go duration",
+        ),
         ({"responding_timeouts": {"read": "60s"}}, "traefik_responding_timeouts key 'read': unknown key"),
-        ({"forwarding_timeouts": {"idleConnTimeout": "1 min"}}, "traefik_forwarding_timeouts key 'idleConnTimeout': '1 min'"),
+        (
+            {"forwarding_timeouts": {"idleConnTimeout": "1 min"}},
+            "traefik_forwarding_timeouts key 'idleConnTimeout': '1 min'",
+        ),
         ({"upstreams": ["127.0.0.1:8000"]}, "traefik_upstreams[0]: '127.0.0.1:8000' is not an upstream"),
         ({"upstreams": []}, "traefik_upstreams: [] is not a non-empty list"),
         ({"address": "80"}, "traefik_address: '80' is not an entry point address"),
         ({"file_watch": "no"}, "traefik_file_watch: 'no' is not a boolean"),
         ({"log_level": "info"}, "traefik_log_level: 'info' is not a level"),
         # past what Traefik parses
-        *[({variable: {key: "9999999999h"}}, f"traefik_{variable} key '{key}': '9999999999h' is longer than the longest "
-           "duration Go reads, 2562047h47m16.854775807s") for variable, key in (
-            ("responding_timeouts", "readTimeout"), ("responding_timeouts", "idleTimeout"),
-            ("forwarding_timeouts", "dialTimeout"), ("forwarding_timeouts", "responseHeaderTimeout"),
-            ("forwarding_timeouts", "idleConnTimeout"))],
-        ({"forwarding_timeouts": {"dialTimeout": "2562047h47m16s854775808ns"}}, "traefik_forwarding_timeouts key 'dialTimeout'"),
-        *[({"address": address}, f"traefik_address: {address!r} has port {int(address.rsplit(':', 1)[1])}, outside 1..65535")
-          for address in (":99999", ":65536", ":0", "127.0.0.1:70000", "[::1]:99999")],
-        *[({"upstreams": ["http://127.0.0.1:8000", url]}, f"traefik_upstreams[1]: {url!r} has port {port}, outside 1..65535")
-          for url, port in (("http://127.0.0.1:99999", 99999), ("http://[::1]:65536/", 65536), ("https://app:0", 0))],
+        *[
+            (
+                {variable: {key: "9999999999h"}},
+                f"traefik_{variable} key '{key}': '9999999999h' is longer than the longest "
+                "duration Go reads, 2562047h47m16.854775807s",
+            )
+            for variable, key in (
+                ("responding_timeouts", "readTimeout"),
+                ("responding_timeouts", "idleTimeout"),
+                ("forwarding_timeouts", "dialTimeout"),
+                ("forwarding_timeouts", "responseHeaderTimeout"),
+                ("forwarding_timeouts", "idleConnTimeout"),
+            )
+        ],
+        (
+            {"forwarding_timeouts": {"dialTimeout": "2562047h47m16s854775808ns"}},
+            "traefik_forwarding_timeouts key 'dialTimeout'",
+        ),
+        *[
+            (
+                {"address": address},
+                f"traefik_address: {address!r} has port {int(address.rsplit(':', 1)[1])}, outside 1..65535",
+            )
+            for address in (":99999", ":65536", ":0", "127.0.0.1:70000", "[::1]:99999")
+        ],
+        *[
+            (
+                {"upstreams": ["http://127.0.0.1:8000", url]},
+                f"traefik_upstreams[1]: {url!r} has port {port}, outside 1..65535",
+            )
+            for url, port in (("http://127.0.0.1:99999", 99999), ("http://[::1]:65536/", 65536), ("https://app:0", 0))
+        ],
         # the version the keys need
-        *[({"version": version}, f"traefik_version: {version!r} is not a release version; expected major.minor.patch")
-          for version in ("", "3.2", "v3.3.5", "3.3.5-rc1", None, 3.3)],
+        *[
+            ({"version": version}, f"traefik_version: {version!r} is not a release version; expected major.minor.patch")
+            for version in ("", "3.2", "v3.3.5", "3.3.5-rc1", None, 3.3)
+        ],
         ({"version": "3.1.4"}, "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
         ({"version": "2.11.0", "compress": False}, "traefik_version: '2.11.0' is older than 3.2.0"),
     ],
@@ -142,10 +188,14 @@ def test_a_traefik_older_than_the_keys_is_refused_naming_the_keys():
     assert str(refused.value) == (
         "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads entryPoints.*.http.maxHeaderBytes and "
         "http.middlewares.*.compress.encodings, which this configuration sets (Traefik exits at start on a key it does "
-        "not know); expected 3.2.0 or later, 3.3.5 or later recommended")
+        "not know); expected 3.2.0 or later, 3.3.5 or later recommended"
+    )
     # Without compression maxHeaderBytes alone still needs 3.2.0: the gate is not only about compression.
-    with pytest.raises(TraefikConfigError, match=r"^traefik_version: '3.1.4' is older than 3.2.0, the first Traefik "
-                                                 r"that reads entryPoints\.\*\.http\.maxHeaderBytes, which"):
+    with pytest.raises(
+        TraefikConfigError,
+        match=r"^traefik_version: '3.1.4' is older than 3.2.0, the first Traefik "
+        r"that reads entryPoints\.\*\.http\.maxHeaderBytes, which",
+    ):
         build_config(**{**GOOD, "version": "3.1.4", "compress": False})
 
 
@@ -188,7 +238,9 @@ def test_the_roles_version_docs_say_what_the_table_says():
         assert f"At least {newest}" in text or f"at least {newest}" in text, text
         assert f"{RECOMMENDED_VERSION} or later recommended" in text, text
     # The role's tasks take both numbers from the filter, none of their own.
-    tasks = (ROOT / "roles/traefik/tasks/validate.yml").read_text() + (ROOT / "roles/traefik/tasks/main.yml").read_text()
+    tasks = (ROOT / "roles/traefik/tasks/validate.yml").read_text() + (
+        ROOT / "roles/traefik/tasks/main.yml"
+    ).read_text()
     assert "version=traefik_version" in tasks and "traefik_files.recommended_version" in tasks
     assert "3.2.0" not in tasks and RECOMMENDED_VERSION not in tasks
 

@@ -64,10 +64,16 @@ def test_module_returns_facts_from_a_fake_tree(capsys, fake_host, check_mode):
     assert memory["cgroup_memory_limit_bytes"] == 512 * MIB
     assert memory["cgroup_memory_high_bytes"] == 448 * MIB
     assert memory["cgroup_swap_max_bytes"] == 0
-    assert memory["zram_devices"] == [{
-        "name": "zram0", "disksize_bytes": 256 * MIB, "orig_data_bytes": 4 * MIB, "compr_data_bytes": MIB,
-        "mem_used_bytes": 2 * MIB, "mem_limit_bytes": None,
-    }]
+    assert memory["zram_devices"] == [
+        {
+            "name": "zram0",
+            "disksize_bytes": 256 * MIB,
+            "orig_data_bytes": 4 * MIB,
+            "compr_data_bytes": MIB,
+            "mem_used_bytes": 2 * MIB,
+            "mem_limit_bytes": None,
+        }
+    ]
     assert memory["zram_mem_used_bytes"] == 2 * MIB
     assert memory["min_free_bytes"] == 8 * MIB
     assert memory["watermark_scale_factor"] == 10

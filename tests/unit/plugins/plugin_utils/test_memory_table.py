@@ -24,7 +24,10 @@ SERVICES = [
 
 def test_render_table():
     lines = render_table(build_plan(HOST_1G, SERVICES))
-    assert lines[0] == "service  tier  MemoryLow  MemoryMax  MemoryHigh  MemorySwapMax  GOMEMLIMIT  workers  OOMScoreAdjust"
+    assert (
+        lines[0]
+        == "service  tier  MemoryLow  MemoryMax  MemoryHigh  MemorySwapMax  GOMEMLIMIT  workers  OOMScoreAdjust"
+    )
     # pool 1024 - 178 - 48 = 798: api is pinned at its max 100, app gets 698
     # MemoryLow: tier 0 only, its min
     assert lines[1].split() == ["app", "1", "-", "698M", "-", "0", "-", "3", "100"]
@@ -37,8 +40,9 @@ def test_render_table():
     assert lines[5] == "effective 1024 MiB (source meminfo; memtotal 1024 MiB, cgroup limit none), swap file, cpus 1"
     assert lines[6] == "reserve 178 MiB = base 80 + page cache 32 + watermarks 66 (estimated) + zram 0"
     # system.slice's MemoryLow is the sum of tier 0's: 32 + 16
-    assert lines[7] == ("tier 0 48 MiB (system.slice MemoryLow 48 MiB), tier 2 0 MiB, pool 798 MiB, allocated 798 MiB, "
-                        "headroom 0 MiB")
+    assert lines[7] == (
+        "tier 0 48 MiB (system.slice MemoryLow 48 MiB), tier 2 0 MiB, pool 798 MiB, allocated 798 MiB, headroom 0 MiB"
+    )
     assert len(lines) == 8
 
 
@@ -49,26 +53,40 @@ def test_memory_high_column_with_oomd():
 
 
 def test_cgroup_zram_and_given_reserve_lines():
-    facts = {"effective_memory_bytes": 512 * MIB, "memtotal_bytes": 1024 * MIB, "cgroup_memory_limit_bytes": 512 * MIB, "cpus": 2}
+    facts = {
+        "effective_memory_bytes": 512 * MIB,
+        "memtotal_bytes": 1024 * MIB,
+        "cgroup_memory_limit_bytes": 512 * MIB,
+        "cpus": 2,
+    }
     lines = render_table(build_plan(facts, [], swap={"backend": "zram"}))
     assert lines[-3] == "effective 512 MiB (source cgroup; memtotal 1024 MiB, cgroup limit 512 MiB), swap zram, cpus 2"
     # zram of 256 MiB: 128 + 0.256 -> 129
-    assert lines[-2] == "reserve 241 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 129"
-    assert lines[-1] == "tier 0 0 MiB (system.slice MemoryLow 0 MiB), tier 2 0 MiB, pool 271 MiB, allocated 0 MiB, headroom 271 MiB"
+    assert (
+        lines[-2] == "reserve 241 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 129"
+    )
+    assert (
+        lines[-1]
+        == "tier 0 0 MiB (system.slice MemoryLow 0 MiB), tier 2 0 MiB, pool 271 MiB, allocated 0 MiB, headroom 271 MiB"
+    )
     given = render_table(build_plan(facts, [], reserve="300M"))
     assert given[-2] == "reserve 300 MiB = given 300"
 
 
 def test_warnings_are_the_last_lines():
-    lines = render_table(build_plan({"memtotal_mb": 512, "processor_vcpus": 1}, [
-        {"name": "app", "tier": 1, "min": 64, "memory_high": 32}]))
+    lines = render_table(
+        build_plan(
+            {"memtotal_mb": 512, "processor_vcpus": 1}, [{"name": "app", "tier": 1, "min": 64, "memory_high": 32}]
+        )
+    )
     assert lines[-2].startswith("warning: memory_budget: facts: plain ansible_facts")
     assert lines[-1].startswith("warning: service 'app': MemoryHigh without oomd")
 
 
 @pytest.mark.parametrize(
     ("plan", "fragment"),
-    WITHOUT_SERVICES + [
+    WITHOUT_SERVICES
+    + [
         ({"services": {"x": {}}}, "input: no 'summary' mapping"),
         ({"services": {}, "summary": {"reserve_mb": 1}}, "key 'summary' lacks effective_memory_mb"),
     ],
@@ -87,7 +105,9 @@ def test_a_plan_missing_a_summary_key_is_refused():
         render_table(plan)
     entry_missing = build_plan(HOST_1G, SERVICES)
     del entry_missing["services"]["api"]["oom_score_adjust"]
-    with pytest.raises(MemoryBudgetError, match="memory_budget_table: service 'api': key 'oom_score_adjust' is missing"):
+    with pytest.raises(
+        MemoryBudgetError, match="memory_budget_table: service 'api': key 'oom_score_adjust' is missing"
+    ):
         render_table(entry_missing)
 
 
@@ -107,9 +127,11 @@ def test_the_plan_is_not_mutated():
 
 def test_extras_follow_the_summary_one_line_per_service():
     # What nginx_limit_req and the Go roles write must show in the table budget.yml prints.
-    services = [{"name": "nginx", "tier": 0, "min": "32M", "limit_req_clients": 2000},
-                {"name": "api", "tier": 1, "runtime": "go", "min": 64, "max": 100, "introspection_cache": True}]
+    services = [
+        {"name": "nginx", "tier": 0, "min": "32M", "limit_req_clients": 2000},
+        {"name": "api", "tier": 1, "runtime": "go", "min": 64, "max": 100, "introspection_cache": True},
+    ]
     lines = render_table(build_plan(HOST_1G, services))
     tier_line = next(i for i, line in enumerate(lines) if line.startswith("tier 0 "))
     # 2000 x 128 B = 250k; api's limit 100 MiB: floor(0.1 x 100 MiB / 2112 B) = 4964
-    assert lines[tier_line + 1:] == ["nginx: limit_req_zone_size=250k", "api: introspection_max_cost=4964"]
+    assert lines[tier_line + 1 :] == ["nginx: limit_req_zone_size=250k", "api: introspection_max_cost=4964"]

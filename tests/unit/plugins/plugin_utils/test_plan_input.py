@@ -17,8 +17,10 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input impo
 )
 
 EXPECTED = "expects the output of smallvps.hardening.memory_budget (a dict with services, summary and warnings)"
-PLAN = build_plan({"effective_memory_bytes": 1024 * MIB, "cpus": 1},
-                  [{"name": "app", "tier": 1, "min": 64}, {"name": "sshd", "tier": 0, "min": 16}])
+PLAN = build_plan(
+    {"effective_memory_bytes": 1024 * MIB, "cpus": 1},
+    [{"name": "app", "tier": 1, "min": 64}, {"name": "sshd", "tier": 0, "min": 16}],
+)
 
 
 def refusal(plan, need_summary=False) -> str:
@@ -52,14 +54,30 @@ def test_every_key_the_filters_read_is_in_a_plan():
         ({"services": None}, "input is a mapping, with no 'services' mapping"),
         ({"services": {"x": {}}}, "service 'x': key 'name' is missing (and 17 more)"),
         ({"services": {"x": 5}}, "service 'x' is a number, not a plan entry"),
-        ({"services": {"app": {k: v for k, v in PLAN["services"]["app"].items() if k != "restart_sec"}}},
-         "service 'app': key 'restart_sec' is missing (and 0 more)"),
-        ({"services": {"sshd": {k: v for k, v in PLAN["services"]["sshd"].items() if k != "memory_low"}}},
-         "service 'sshd': key 'memory_low' is missing (and 0 more)"),
-        ({"services": {"app": {k: v for k, v in PLAN["services"]["app"].items()
-                               if k not in ("managed_oom_preference", "oom_policy")}}},
-         "service 'app': key 'managed_oom_preference' is missing (and 1 more)"),
-        ({"services": {"app": dict(PLAN["services"]["app"], tier=3)}}, "service 'app': key 'tier' is 3; expected 0, 1 or 2"),
+        (
+            {"services": {"app": {k: v for k, v in PLAN["services"]["app"].items() if k != "restart_sec"}}},
+            "service 'app': key 'restart_sec' is missing (and 0 more)",
+        ),
+        (
+            {"services": {"sshd": {k: v for k, v in PLAN["services"]["sshd"].items() if k != "memory_low"}}},
+            "service 'sshd': key 'memory_low' is missing (and 0 more)",
+        ),
+        (
+            {
+                "services": {
+                    "app": {
+                        k: v
+                        for k, v in PLAN["services"]["app"].items()
+                        if k not in ("managed_oom_preference", "oom_policy")
+                    }
+                }
+            },
+            "service 'app': key 'managed_oom_preference' is missing (and 1 more)",
+        ),
+        (
+            {"services": {"app": dict(PLAN["services"]["app"], tier=3)}},
+            "service 'app': key 'tier' is 3; expected 0, 1 or 2",
+        ),
         ({"services": {"app": dict(PLAN["services"]["app"], tier=True)}}, "service 'app': key 'tier' is True"),
         ({"services": {"app": dict(PLAN["services"]["app"], tier="1")}}, "service 'app': key 'tier' is '1'"),
     ],
@@ -81,13 +99,22 @@ def test_non_plans_are_refused_naming_the_key(plan, fragment):
         ({"services": {}}, "input: no 'summary' mapping"),
         ({"services": {}, "summary": []}, "input: no 'summary' mapping"),
         ({"services": {}, "summary": {}}, "input: key 'summary' lacks effective_memory_mb, memtotal_mb"),
-        (dict(PLAN, summary={k: v for k, v in PLAN["summary"].items() if k != "headroom_mb"}), "input: key 'summary' lacks headroom_mb;"),
-        (dict(PLAN, summary={k: v for k, v in PLAN["summary"].items() if k != "system_slice_memory_low_mb"}),
-         "input: key 'summary' lacks system_slice_memory_low_mb;"),
-        (dict(PLAN, summary=dict(PLAN["summary"], system_slice_memory_low_mb="16M")),
-         "input: key 'summary.system_slice_memory_low_mb' is '16M', not a number of the plan;"),
-        (dict(PLAN, summary={k: v for k, v in PLAN["summary"].items() if k not in ("cpus", "swap_backend")}),
-         "input: key 'summary' lacks cpus, swap_backend;"),
+        (
+            dict(PLAN, summary={k: v for k, v in PLAN["summary"].items() if k != "headroom_mb"}),
+            "input: key 'summary' lacks headroom_mb;",
+        ),
+        (
+            dict(PLAN, summary={k: v for k, v in PLAN["summary"].items() if k != "system_slice_memory_low_mb"}),
+            "input: key 'summary' lacks system_slice_memory_low_mb;",
+        ),
+        (
+            dict(PLAN, summary=dict(PLAN["summary"], system_slice_memory_low_mb="16M")),
+            "input: key 'summary.system_slice_memory_low_mb' is '16M', not a number of the plan;",
+        ),
+        (
+            dict(PLAN, summary={k: v for k, v in PLAN["summary"].items() if k not in ("cpus", "swap_backend")}),
+            "input: key 'summary' lacks cpus, swap_backend;",
+        ),
     ],
 )
 def test_a_plan_without_its_summary_is_refused_when_the_summary_is_needed(plan, fragment):
