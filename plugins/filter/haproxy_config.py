@@ -13,8 +13,8 @@ description:
   - Takes the memory plan and the variables of the P(smallvps.hardening.haproxy#role) role, refuses anything HAProxy
     would refuse (or read differently), and returns every line of the role's C(haproxy.cfg) template, by section.
   - Global C(maxconn) and C(tune.bufsize) are the C(maxconn) and C(tune_bufsize) of the plan's C(haproxy.service)
-    entry, which P(smallvps.hardening.memory_budget#filter) adds when that service sets C(tune_bufsize); C(maxconn) is the
-    entry's first limit that acts (C(MemoryHigh) when the entry has one, else its budget) less 16 MiB, divided by
+    entry, which P(smallvps.hardening.memory_budget#filter) adds when that service sets C(tune_bufsize); C(maxconn) is
+    the entry's first limit that acts (C(MemoryHigh) when the entry has one, else its budget) less 16 MiB, divided by
     2 x C(tune_bufsize) + 20 KiB a connection (945 for the built-in 64M entry).
     No option overrides them.
   - C(nbthread) is the plan's C(summary.cpus) (at most 64) unless O(nbthread) is given.
@@ -116,12 +116,14 @@ _value:
       description:
         - Debian's C(log /dev/log local0), C(chroot /var/lib/haproxy), C(user haproxy), C(group haproxy); the stats
           socket C(/run/haproxy/admin.sock mode 660 level admin expose-fd listeners) and C(stats timeout 30s);
-          C(maxconn), C(tune.bufsize), C(tune.maxrewrite) (1024, at most half the buffer), C(nbthread), C(hard-stop-after).
+          C(maxconn), C(tune.bufsize), C(tune.maxrewrite) (1024, at most half the buffer), C(nbthread),
+          C(hard-stop-after).
       type: list
       elements: str
       sample: [maxconn 945, tune.bufsize 16384, tune.maxrewrite 1024, nbthread 2, hard-stop-after 30s]
     defaults:
-      description: C(mode http), C(log global), C(option httplog), C(option dontlognull), C(option forwardfor) and the six timeouts.
+      description: C(mode http), C(log global), C(option httplog), C(option dontlognull), C(option forwardfor) and the
+        six timeouts.
       type: list
       elements: str
     frontend:

@@ -11,7 +11,8 @@ author:
   - smallvps.hardening maintainers
 description:
   - Takes what the host really has (facts) and the list of services it runs, and returns one plan in
-    which every number the roles write (systemd C(MemoryMax)/C(MemorySwapMax)/C(MemoryHigh)/C(MemoryLow)/C(OOMScoreAdjust)/C(Restart*),
+    which every number the roles write
+    (systemd C(MemoryMax)/C(MemorySwapMax)/C(MemoryHigh)/C(MemoryLow)/C(OOMScoreAdjust)/C(Restart*),
     C(GOMEMLIMIT), gunicorn workers, nginx C(limit_req_zone) size, Oathkeeper cache C(max_cost),
     gopacket reassembly page limits) comes from the same arithmetic.
   - 'The effective memory is split as: reserve (base system, kernel watermarks, zram) + tier-0 estimates
@@ -35,7 +36,8 @@ options:
   _input:
     description:
       - The facts, in one of three forms.
-      - The C(smallvps_memory) dictionary returned by M(smallvps.hardening.memory_facts) (it has C(effective_memory_bytes)).
+      - The C(smallvps_memory) dictionary returned by M(smallvps.hardening.memory_facts) (it has
+        C(effective_memory_bytes)).
       - An C(ansible_facts) dictionary that contains C(smallvps_memory) (that is used).
       - Plain Ansible facts with C(memtotal_mb) and optionally C(processor_vcpus) or C(processor_nproc).
         cgroup limits are then not considered and kernel watermarks are estimated; the plan gets
@@ -69,18 +71,21 @@ options:
         choices: [go, python, generic]
       min:
         description:
-          - Tier 1, the smallest C(MemoryMax) that still works; tier 0 and 2, the memory estimate subtracted from the pool.
+          - Tier 1, the smallest C(MemoryMax) that still works; tier 0 and 2, the memory estimate subtracted from the
+            pool.
         type: raw
         required: true
       max:
-        description: Tier 1 only, the largest C(MemoryMax) worth giving. Refused on tier 0 (and tier 2), which are never capped.
+        description: Tier 1 only, the largest C(MemoryMax) worth giving. Refused on tier 0 (and tier 2), which are never
+          capped.
         type: raw
       weight:
         description: Tier 1 only, a positive number; the pool is shared in proportion to the weights.
         type: float
         default: 1
       swap_max:
-        description: Tier 1 only, C(MemorySwapMax) (a size, or 0 for no swap). A cap without it lets a leak swap instead of being killed.
+        description: Tier 1 only, C(MemorySwapMax) (a size, or 0 for no swap). A cap without it lets a leak swap instead
+          of being killed.
         type: raw
         default: 0
       memory_high:
@@ -90,8 +95,8 @@ options:
         type: raw
       oomd:
         description:
-          - Tier 1 only. V(true) writes C(MemoryHigh) (memory_high_ratio x MemoryMax unless O(services[].memory_high) is set)
-            and C(ManagedOOMMemoryPressure=kill), so systemd-oomd kills the unit when the throttling lasts.
+          - Tier 1 only. V(true) writes C(MemoryHigh) (memory_high_ratio x MemoryMax unless O(services[].memory_high)
+            is set) and C(ManagedOOMMemoryPressure=kill), so systemd-oomd kills the unit when the throttling lasts.
         type: bool
         default: false
       oom_score_adjust:
@@ -124,24 +129,27 @@ options:
         type: list
         elements: str
       limit_req_clients:
-        description: Expected distinct client addresses of an nginx C(limit_req_zone); adds C(limit_req_zone_size) (128 bytes per state, 32 KiB minimum).
+        description: Expected distinct client addresses of an nginx C(limit_req_zone); adds C(limit_req_zone_size) (128
+          bytes per state, 32 KiB minimum).
         type: int
       tune_bufsize:
         description:
-          - HAProxy's C(tune.bufsize) in bytes (1024..1048576; HTTP/2 needs 16384). Adds C(maxconn) = (budget - 16 MiB) /
-            (2 x tune_bufsize + 20 KiB) and C(connection_bytes); the built-in haproxy entry has 16384.
+          - HAProxy's C(tune.bufsize) in bytes (1024..1048576; HTTP/2 needs 16384). Adds C(maxconn) =
+            (budget - 16 MiB) / (2 x tune_bufsize + 20 KiB) and C(connection_bytes); the built-in haproxy entry has
+            16384.
         type: int
       introspection_cache:
         description:
-          - Go only. V(true) when this service is Ory Oathkeeper with the C(oauth2_introspection) authenticator, even with the cache
-            disabled (the cache is allocated anyway); adds C(introspection_max_cost), about 10% of the limit
-            at 2112 bytes per entry.
+          - Go only. V(true) when this service is Ory Oathkeeper with the C(oauth2_introspection) authenticator, even
+            with the cache disabled (the cache is allocated anyway); adds C(introspection_max_cost), about 10% of the
+            limit at 2112 bytes per entry.
         type: bool
         default: false
       reassembly:
         description:
-          - 'Go only. V(true) or C({share: 0.25}) (0 < share <= 0.5) for a capture daemon using gopacket tcpassembly/reassembly;
-            adds C(max_buffered_pages_total) = share x limit / 2048 and C(max_buffered_pages_per_connection) = total / 64 (at least 1).'
+          - 'Go only. V(true) or C({share: 0.25}) (0 < share <= 0.5) for a capture daemon using gopacket
+            tcpassembly/reassembly; adds C(max_buffered_pages_total) = share x limit / 2048 and
+            C(max_buffered_pages_per_connection) = total / 64 (at least 1).'
         type: raw
         default: false
   reserve:
@@ -164,8 +172,8 @@ options:
   units:
     description:
       - The unit names on the host (a list, or C(ansible_facts.services) from M(ansible.builtin.service_facts)).
-      - When given, every service must name an existing unit, and the built-in tier-0 entries C(ssh) (16M) and C(nginx) (32M)
-        are added when their unit exists and no entry names the same unit.
+      - When given, every service must name an existing unit, and the built-in tier-0 entries C(ssh) (16M) and
+        C(nginx) (32M) are added when their unit exists and no entry names the same unit.
     type: raw
   swap:
     description:
@@ -234,7 +242,8 @@ _value:
           type: list
           elements: str
         budget_bytes:
-          description: Memory the service may use; tier 1 its C(MemoryMax), tier 0 and 2 their O(services[].min) estimate.
+          description: Memory the service may use; tier 1 its C(MemoryMax), tier 0 and 2 their O(services[].min)
+            estimate.
           type: int
         budget_mb:
           description: C(budget_bytes) in MiB.
@@ -254,7 +263,8 @@ _value:
           description: C(memory_max) in bytes.
           type: int
         memory_high:
-          description: systemd C(MemoryHigh) like C(552M), only with O(services[].oomd) or O(services[].memory_high); else C(null).
+          description: systemd C(MemoryHigh) like C(552M), only with O(services[].oomd) or O(services[].memory_high);
+            else C(null).
           type: str
         memory_high_bytes:
           description: C(memory_high) in bytes.
@@ -278,7 +288,8 @@ _value:
           description: C(gomemlimit) in bytes.
           type: int
         workers:
-          description: Python only, min(2 x cpus + 1, (0.9 x limit - master) / per_worker), at least 1; C(null) otherwise.
+          description: Python only, min(2 x cpus + 1, (0.9 x limit - master) / per_worker), at least 1; C(null)
+            otherwise.
           type: int
         oom_score_adjust:
           description:
@@ -289,7 +300,8 @@ _value:
         memory_low:
           description:
             - systemd C(MemoryLow) like C(32M), tier 0 only (its O(services[].min)); C(null) on tier 1 and 2.
-            - cgroup v2 only; it protects only up to what C(system.slice) protects (C(summary.system_slice_memory_low_mb)).
+            - cgroup v2 only; it protects only up to what C(system.slice) protects
+              (C(summary.system_slice_memory_low_mb)).
           type: str
         memory_low_bytes:
           description: C(memory_low) in bytes.
@@ -330,7 +342,8 @@ _value:
           description: Only with O(services[].tune_bufsize), the memory one full connection is assumed to cost.
           type: int
         introspection_max_cost:
-          description: Only with O(services[].introspection_cache), Oathkeeper C(authenticators.oauth2_introspection.config.cache.max_cost).
+          description: Only with O(services[].introspection_cache), Oathkeeper
+            C(authenticators.oauth2_introspection.config.cache.max_cost).
           type: int
         max_buffered_pages_total:
           description: Only with O(services[].reassembly), gopacket C(MaxBufferedPagesTotal).
@@ -341,9 +354,9 @@ _value:
     summary:
       description:
         - The split of the effective memory, C(_bytes) and C(_mb) pairs for effective_memory, memtotal, reserve,
-          tier0, system_slice_memory_low, tier2, pool, allocated and headroom; C(reserve_terms) (base_mb, page_cache_mb, watermarks_mb, zram_mb,
-          or given_mb) and C(watermarks_source); plus C(cgroup_memory_limit_bytes), C(swap_backend), C(cpus) and
-          C(source) (C(cgroup), C(meminfo) or C(ansible_facts)).
+          tier0, system_slice_memory_low, tier2, pool, allocated and headroom; C(reserve_terms) (base_mb, page_cache_mb,
+          watermarks_mb, zram_mb, or given_mb) and C(watermarks_source); plus C(cgroup_memory_limit_bytes),
+          C(swap_backend), C(cpus) and C(source) (C(cgroup), C(meminfo) or C(ansible_facts)).
         - reserve + tier0 + tier2 + allocated + headroom = effective (in MiB).
         - C(system_slice_memory_low_mb) equals C(tier0_mb), the sum of the tier-0 C(MemoryLow) values, for
           C(system.slice)'s own C(MemoryLow) (0 without tier 0).

@@ -37,7 +37,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One message per unit, naming the service, its current use and the planned C(MemoryMax); empty when all fit.
+  description: One message per unit, naming the service, its current use and the planned C(MemoryMax); empty when all
+    fit.
   type: list
   elements: str
 """

@@ -38,7 +38,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The service's entry (C(unit), C(tier), C(memory_max), C(gomemlimit), C(workers), its extras such as C(maxconn)), or C(none).
+  description: The service's entry (C(unit), C(tier), C(memory_max), C(gomemlimit), C(workers), its extras such as
+    C(maxconn)), or C(none).
   type: dict
 """
 

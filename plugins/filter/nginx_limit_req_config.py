@@ -46,7 +46,8 @@ options:
         type: str
         required: true
       key:
-        description: What is counted, one nginx word of variables and text (no spaces, quotes, C(;), C({), C(}), C(\), C(#)).
+        description: What is counted, one nginx word of variables and text (no spaces, quotes, C(;), C({), C(}), C(\),
+          C(#)).
         type: str
         default: $binary_remote_addr
       size:
@@ -74,7 +75,8 @@ options:
         type: raw
         required: true
   locations:
-    description: The C(location) blocks and the limits each applies (C(nginx_limit_req_locations)); unknown keys are refused.
+    description: The C(location) blocks and the limits each applies (C(nginx_limit_req_locations)); unknown keys are
+      refused.
     type: list
     elements: dict
     default: []
@@ -100,7 +102,8 @@ options:
             type: str
             required: true
           burst:
-            description: Requests above the rate that are queued rather than refused, 0 to 9223372036854775; C(0) is left out.
+            description: Requests above the rate that are queued rather than refused, 0 to 9223372036854775; C(0) is
+              left out.
             type: int
             default: 0
           nodelay:
@@ -108,7 +111,8 @@ options:
             type: bool
             default: false
           delay:
-            description: Serve the first N of the burst without delay; at most O(locations[].limit_req[].burst); C(0) is left out.
+            description: Serve the first N of the burst without delay; at most O(locations[].limit_req[].burst); C(0) is
+              left out.
             type: int
       limit_conn:
         description: The O(conn_zones) this location applies, each at most once.
@@ -134,7 +138,8 @@ options:
   allowlist:
     description:
       - IPv4 or IPv6 addresses or CIDR networks that no zone counts (C(nginx_limit_req_allowlist)).
-      - Printed normalized as a network, C(127.0.0.2) as C(127.0.0.2/32) and C(10.1.2.3/8) as C(10.0.0.0/8); duplicates are refused.
+      - Printed normalized as a network, C(127.0.0.2) as C(127.0.0.2/32) and C(10.1.2.3/8) as C(10.0.0.0/8); duplicates
+        are refused.
     type: list
     elements: str
     default: []
@@ -152,7 +157,8 @@ options:
     choices: [info, notice, warn, error]
     default: error
   dry_run:
-    description: C(limit_req_dry_run on) and C(limit_conn_dry_run on) in the http context (C(nginx_limit_req_dry_run)); needs nginx 1.17.6.
+    description: C(limit_req_dry_run on) and C(limit_conn_dry_run on) in the http context (C(nginx_limit_req_dry_run));
+      needs nginx 1.17.6.
     type: bool
     default: false
 """
@@ -216,7 +222,8 @@ _value:
       type: list
       elements: dict
     conn_zones:
-      description: One entry per O(conn_zones) with C(name), C(key), C(size), C(size_bytes) and C(states) (C(size_bytes) // 64).
+      description: One entry per O(conn_zones) with C(name), C(key), C(size), C(size_bytes) and C(states) (C(size_bytes)
+        // 64).
       type: list
       elements: dict
 """

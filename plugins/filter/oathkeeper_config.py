@@ -24,7 +24,8 @@ description:
     plan's C(introspection_max_cost), even with the cache disabled.
   - The collection's unit tests validate every output against Oathkeeper's schema. Every refusal starts with the
     role variable.
-positional: proxy_port, proxy_timeouts, api_host, api_port, authenticators, authorizers, mutators, rules, rules_path, log_level
+positional: proxy_port, proxy_timeouts, api_host, api_port, authenticators, authorizers, mutators, rules, rules_path,
+  log_level
 options:
   _input:
     description: The plan's entry for Oathkeeper (its C(introspection_max_cost), when C(introspection_cache) is set).
@@ -46,7 +47,8 @@ options:
     type: int
     default: 4456
   authenticators:
-    description: Handler name to its fields (C(enabled) plus the handler's own), for noop, anonymous, oauth2_introspection, oauth2_client_credentials.
+    description: Handler name to its fields (C(enabled) plus the handler's own), for noop, anonymous,
+      oauth2_introspection, oauth2_client_credentials.
     type: dict
   authorizers:
     description: Handler name to its fields, for allow, deny, remote_json.

@@ -118,7 +118,8 @@ _value:
       type: bool
     file:
       description:
-        - 'C(action): C(keep), C(create), C(recreate) or C(refuse) when a file is wanted; C(remove) or C(absent) when not.'
+        - 'C(action): C(keep), C(create), C(recreate) or C(refuse) when a file is wanted; C(remove) or C(absent) when
+          not.'
         - C(size_mb)/C(size_bytes) the file's size after the run, C(desired_mb) the explicit or automatic size,
           C(auto_size_mb) the automatic size, C(current_mb) the existing file's size (C(null) for none), C(room_mb)
           the most that fits the free disk minus the margin (the file's own space counted as free), C(lowered)

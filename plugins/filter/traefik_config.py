@@ -17,7 +17,8 @@ description:
   - Only keys Traefik v3 defines are emitted; the collection's unit tests validate every output against
     SchemaStore's Traefik v3 schemas. Every refusal starts with the role variable.
   - Durations are Go durations of at most 2562047h; ports are 1 to 65535.
-positional: upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host, compress, encodings, file_watch, dynamic_path, rule, log_level
+positional: upstreams, responding_timeouts, forwarding_timeouts, max_header_bytes, max_idle_conns_per_host, compress,
+  encodings, file_watch, dynamic_path, rule, log_level
 options:
   version:
     description:
@@ -109,7 +110,8 @@ _value:
       type: str
       sample: 3.2.0
     recommended_version:
-      description: The release below which the role warns (3.3.5, where the compress middleware's default order puts gzip first).
+      description: The release below which the role warns (3.3.5, where the compress middleware's default order puts
+        gzip first).
       type: str
       sample: 3.3.5
 """

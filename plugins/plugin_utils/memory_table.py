@@ -70,7 +70,8 @@ def render_table(plan) -> list:
     )
     lines.append(_reserve_line(s))
     lines.append(
-        f"tier 0 {s['tier0_mb']} MiB (system.slice MemoryLow {s['system_slice_memory_low_mb']} MiB), tier 2 {s['tier2_mb']} MiB, pool {s['pool_mb']} MiB, "
+        f"tier 0 {s['tier0_mb']} MiB (system.slice MemoryLow {s['system_slice_memory_low_mb']} MiB), "
+        f"tier 2 {s['tier2_mb']} MiB, pool {s['pool_mb']} MiB, "
         f"allocated {s['allocated_mb']} MiB, headroom {s['headroom_mb']} MiB"
     )
     for entry in entries:
