@@ -226,7 +226,8 @@ def no_entry_message() -> str:
 
 def no_maxconn_message(name) -> str:
     return (
-        f"smallvps_services: the haproxy entry '{name}' has no tune_bufsize, so the memory plan gives HAProxy no maxconn; "
+        f"smallvps_services: the haproxy entry '{name}' has no tune_bufsize, "
+        "so the memory plan gives HAProxy no maxconn; "
         f"add tune_bufsize: 16384 to it, like {BUILTIN_ENTRY}"
     )
 
@@ -252,7 +253,8 @@ def build_config(
     nbthread=None,
     hard_stop_after="30s",
 ) -> dict:
-    """{'global', 'defaults', 'frontend', 'backend': [lines], 'maxconn', 'tune_bufsize', 'nbthread', 'servers', 'timeouts'}.
+    """{'global', 'defaults', 'frontend', 'backend': [lines], 'maxconn', 'tune_bufsize', 'nbthread', 'servers',
+    'timeouts'}.
 
     tune_bufsize and maxconn are the plan's (the haproxy.service entry); cpus is its summary.cpus.
     """
@@ -261,8 +263,10 @@ def build_config(
         raise HaproxyConfigError(f"haproxy_http2: {http2!r} is not a boolean; expected true or false")
     if http2 and tune_bufsize < HTTP2_MIN_BUFSIZE:
         raise HaproxyConfigError(
-            f"haproxy_http2: true needs tune.bufsize {HTTP2_MIN_BUFSIZE} or more (an HTTP/2 frame is up to {HTTP2_MIN_BUFSIZE} "
-            f"bytes), but the memory plan gives {tune_bufsize}: set tune_bufsize: {HTTP2_MIN_BUFSIZE} (or more) on the haproxy "
+            f"haproxy_http2: true needs tune.bufsize {HTTP2_MIN_BUFSIZE} or more "
+            f"(an HTTP/2 frame is up to {HTTP2_MIN_BUFSIZE} "
+            f"bytes), but the memory plan gives {tune_bufsize}: "
+            f"set tune_bufsize: {HTTP2_MIN_BUFSIZE} (or more) on the haproxy "
             "entry of smallvps_services, or set haproxy_http2: false"
         )
     threads = _nbthread(nbthread, cpus)

@@ -52,9 +52,13 @@ def _from_module(facts: dict) -> HostFacts:
     limit = _fact_int(facts, "cgroup_memory_limit_bytes", False, 1)
     memtotal = _fact_int(facts, "memtotal_bytes", False, 1) or effective
     if (limit is not None and effective > limit) or effective > memtotal:
+        above = (
+            "cgroup_memory_limit_bytes " + str(limit)
+            if limit is not None and effective > limit
+            else "memtotal_bytes " + str(memtotal)
+        )
         raise MemoryBudgetError(
-            f"memory_budget: facts: key 'effective_memory_bytes' is {effective}, above "
-            f"{'cgroup_memory_limit_bytes ' + str(limit) if limit is not None and effective > limit else 'memtotal_bytes ' + str(memtotal)}; "
+            f"memory_budget: facts: key 'effective_memory_bytes' is {effective}, above {above}; "
             "expected min(memtotal_bytes, cgroup_memory_limit_bytes) as smallvps.hardening.memory_facts returns it"
         )
     source = str(facts.get("memory_source") or ("cgroup" if limit is not None and limit < memtotal else "meminfo"))

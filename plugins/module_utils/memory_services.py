@@ -156,7 +156,8 @@ def _check_key_scope(raw: dict, name: str, tier: int, runtime: str) -> None:
                 "tier 0 is never capped: a MemoryMax would let the OOM killer kill sshd or the "
                 "front proxy inside its own cgroup; drop 'max' or move the service to tier 1"
                 if key == "max" and tier == 0
-                else f"only tier 1 services are capped, this one is tier {tier}; drop '{key}' or move the service to tier 1"
+                else f"only tier 1 services are capped, this one is tier {tier}; "
+                f"drop '{key}' or move the service to tier 1"
             )
             raise refuse(name, key, reason)
         if "runtime" in spec and runtime != spec["runtime"]:
@@ -300,7 +301,8 @@ def _parse_reassembly(raw: dict, name: str) -> Fraction | None:
 def parse_service(raw, index: int) -> Service:
     if not isinstance(raw, dict):
         raise MemoryBudgetError(
-            f"memory_budget: option 'services': item {index + 1} is {type(raw).__name__}, expected a mapping with name, tier and min"
+            f"memory_budget: option 'services': item {index + 1} is {type(raw).__name__}, "
+            "expected a mapping with name, tier and min"
         )
     label = raw["name"] if isinstance(raw.get("name"), str) and raw.get("name") else f"#{index + 1}"
     _check_known_keys(raw, label)

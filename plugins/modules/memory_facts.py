@@ -134,7 +134,8 @@ ansible_facts:
             - C(null) when C(meminfo) has no such line.
           type: int
         cgroup_version:
-          description: C(2) when C(fs/cgroup/cgroup.controllers) exists, C(1) when C(fs/cgroup/memory) is a directory, else C(null).
+          description: C(2) when C(fs/cgroup/cgroup.controllers) exists, C(1) when C(fs/cgroup/memory) is a directory,
+            else C(null).
           type: int
         cgroup_memory_limit_bytes:
           description:
@@ -178,7 +179,8 @@ ansible_facts:
               description: Swap file or device path.
               type: str
             type:
-              description: C(zram) when the path starts with C(/dev/zram), else C(file) or C(partition) as the kernel reports.
+              description: C(zram) when the path starts with C(/dev/zram), else C(file) or C(partition) as the kernel
+                reports.
               type: str
             size_bytes:
               description: Size in bytes.
@@ -233,7 +235,8 @@ ansible_facts:
           type: str
           sample: madvise
         psi_memory:
-          description: Whether C(pressure/memory) exists and can be read (pressure stall information, used by systemd-oomd and earlyoom-style tools).
+          description: Whether C(pressure/memory) exists and can be read (pressure stall information, used by
+            systemd-oomd and earlyoom-style tools).
           type: bool
         cpus:
           description:

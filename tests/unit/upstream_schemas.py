@@ -23,8 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = Path(os.environ.get("SMALLVPS_SCHEMAS", ROOT.parent / "shared" / "schemas"))
 # The Oathkeeper schema refers to its sub-schemas by these URLs; they are resolved to the local files.
 OATHKEEPER_REFS = {
-    "https://raw.githubusercontent.com/ory/oathkeeper/77eee56/oryx/logrusx/config.schema.json": "oathkeeper/logrusx.config.schema.json",
-    "https://raw.githubusercontent.com/ory/oathkeeper/77eee56/oryx/otelx/config.schema.json": "oathkeeper/otelx.config.schema.json",
+    "https://raw.githubusercontent.com/ory/oathkeeper/77eee56/oryx/logrusx/config.schema.json": (
+        "oathkeeper/logrusx.config.schema.json"
+    ),
+    "https://raw.githubusercontent.com/ory/oathkeeper/77eee56/oryx/otelx/config.schema.json": (
+        "oathkeeper/otelx.config.schema.json"
+    ),
 }
 FORMAT_CHECKER = Draft7Validator.FORMAT_CHECKER
 

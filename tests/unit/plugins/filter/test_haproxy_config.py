@@ -65,8 +65,8 @@ def test_a_plan_without_haproxy_is_refused_naming_smallvps_services():
     assert filter_error(plan) == (
         "smallvps_services: the memory plan has no entry for haproxy.service; put the host in the inventory group "
         "edge_haproxy (or add haproxy.service to memory_plan_units_to_come) so the plan counts haproxy before it is "
-        "installed, with the built-in entry {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384} or an entry of your "
-        "own like it in smallvps_services"
+        "installed, with the built-in entry {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384} or an entry of "
+        "your own like it in smallvps_services"
     )
 
 
@@ -75,8 +75,8 @@ def test_an_entry_without_tune_bufsize_is_refused_naming_smallvps_services():
         FACTS, [SSH, {"name": "haproxy", "tier": 0, "min": "64M"}], units=["ssh.service", "haproxy.service"]
     )
     assert filter_error(plan) == (
-        "smallvps_services: the haproxy entry 'haproxy' has no tune_bufsize, so the memory plan gives HAProxy no maxconn; "
-        "add tune_bufsize: 16384 to it, like {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384}"
+        "smallvps_services: the haproxy entry 'haproxy' has no tune_bufsize, so the memory plan gives HAProxy no "
+        "maxconn; add tune_bufsize: 16384 to it, like {name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384}"
     )
 
 

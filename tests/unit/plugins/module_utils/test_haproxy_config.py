@@ -297,8 +297,9 @@ def test_refusal_names_the_variable_and_the_accepted_form(overrides, start, phra
 
 def test_http2_refusal_message_is_exact():
     assert refusal(tune_bufsize=8192) == (
-        "haproxy_http2: true needs tune.bufsize 16384 or more (an HTTP/2 frame is up to 16384 bytes), but the memory plan "
-        "gives 8192: set tune_bufsize: 16384 (or more) on the haproxy entry of smallvps_services, or set haproxy_http2: false"
+        "haproxy_http2: true needs tune.bufsize 16384 or more (an HTTP/2 frame is up to 16384 bytes), but the memory "
+        "plan gives 8192: set tune_bufsize: 16384 (or more) on the haproxy entry of smallvps_services, or set "
+        "haproxy_http2: false"
     )
 
 

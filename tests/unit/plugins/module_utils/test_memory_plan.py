@@ -267,7 +267,10 @@ def test_memory_high_not_below_memory_max_is_refused(service, fragment):
         (
             {"name": "a", "tier": 1, "runtime": "python", "min": 106, "max": 106},
             "min",
-            "the first limit that acts, 106 MiB, leaves 95 MiB for the master (32 MiB) and one worker (64 MiB) after 10 % headroom",
+            (
+                "the first limit that acts, 106 MiB, leaves 95 MiB for the master (32 MiB) and one worker (64 MiB) "
+                "after 10 % headroom"
+            ),
         ),
         (
             {"name": "a", "tier": 1, "runtime": "python", "min": 118, "max": 118, "oomd": True},

@@ -177,8 +177,8 @@ def test_default_reserve_above_a_tiny_host_is_refused():
     with pytest.raises(MemoryBudgetError) as caught:
         resolve_reserve(None, module_host(80), None)
     assert str(caught.value).startswith(
-        "memory_budget: option 'reserve': default reserve 118 MiB (base 80 + page cache 32 + watermarks 6 + zram 0 MiB) "
-        "is not below the effective memory 80 MiB"
+        "memory_budget: option 'reserve': default reserve 118 MiB (base 80 + page cache 32 + watermarks 6 + zram 0 "
+        "MiB) is not below the effective memory 80 MiB"
     )
 
 

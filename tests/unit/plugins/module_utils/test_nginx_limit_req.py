@@ -227,16 +227,16 @@ def test_rate_message_is_exact():
 
 def test_missing_size_without_plan_message_is_exact():
     assert refusal(plan_zone_size=None) == (
-        "nginx_limit_req_zones[0] (perip): no 'size'; give one (an nginx size such as 1m, at least 32k) or set limit_req_clients "
-        "on the nginx entry of smallvps_services so the memory plan sizes the zone"
+        "nginx_limit_req_zones[0] (perip): no 'size'; give one (an nginx size such as 1m, at least 32k) or set "
+        "limit_req_clients on the nginx entry of smallvps_services so the memory plan sizes the zone"
     )
 
 
 def test_unknown_zone_message_is_exact():
     message = refusal(locations=[location(name="root", limit_req=[{"zone": "nope"}])])
-    assert (
-        message
-        == "nginx_limit_req_locations[0] (root) limit_req[0] key 'zone': 'nope' is not a zone of nginx_limit_req_zones; defined: perip"
+    assert message == (
+        "nginx_limit_req_locations[0] (root) limit_req[0] key 'zone': 'nope' is not a zone of nginx_limit_req_zones; "
+        "defined: perip"
     )
 
 
@@ -355,17 +355,26 @@ REFUSALS = [
     ),
     (
         {"conn_zones": [{"name": "perip", "size": "1m"}]},
-        "nginx_limit_req_conn_zones[0] (perip) key 'name': 'perip' is also the name of nginx_limit_req_zones[0] (perip)",
+        (
+            "nginx_limit_req_conn_zones[0] (perip) key 'name': 'perip' is also the name of nginx_limit_req_zones[0] "
+            "(perip)"
+        ),
         "limit_req or limit_conn",
     ),
     (
         {"conn_zones": [{"name": "PerIP", "size": "1m"}]},
-        "nginx_limit_req_conn_zones[0] (PerIP) key 'name': 'PerIP' is also the name of nginx_limit_req_zones[0] (perip)",
+        (
+            "nginx_limit_req_conn_zones[0] (PerIP) key 'name': 'PerIP' is also the name of nginx_limit_req_zones[0] "
+            "(perip)"
+        ),
         "ignoring case",
     ),
     (
         {"conn_zones": [*CONN_ZONES, *CONN_ZONES]},
-        "nginx_limit_req_conn_zones[1] (perconn) key 'name': 'perconn' is also the name of nginx_limit_req_conn_zones[0] (perconn)",
+        (
+            "nginx_limit_req_conn_zones[1] (perconn) key 'name': 'perconn' is also the name of "
+            "nginx_limit_req_conn_zones[0] (perconn)"
+        ),
         "unique",
     ),
     # nginx_limit_req_locations
@@ -678,13 +687,13 @@ def test_numbers_past_what_nginx_parses_are_refused_with_the_range():
     # The three values of issue 20: nginx would refuse the size ("invalid zone size") and the rate ("invalid rate");
     # the burst it would multiply by 1000 past 64 bits.
     assert refusal(zones=[{**ZONE, "rate": "99999999999999999999r/s"}]) == (
-        f"{Z} key 'rate': '99999999999999999999r/s' is more than nginx can hold (it keeps the rate in thousandths, in a "
-        "64-bit integer); expected 1..9223372036854775 requests, like 5r/s or 30r/m"
+        f"{Z} key 'rate': '99999999999999999999r/s' is more than nginx can hold (it keeps the rate in thousandths, in "
+        "a 64-bit integer); expected 1..9223372036854775 requests, like 5r/s or 30r/m"
     )
     assert refusal(zones=[{**ZONE, "size": "9999999999999m"}]) == (
-        f"{Z} key 'size': '9999999999999m' is 10485759999998951424 bytes, more than nginx reads as a size; expected an nginx "
-        "size: bytes or a whole number with k or m, like 32k, 250k, 1m or 10M, at least 32k, at most 8796093022207m "
-        "(9223372036854775807 bytes)"
+        f"{Z} key 'size': '9999999999999m' is 10485759999998951424 bytes, more than nginx reads as a size; expected an "
+        "nginx size: bytes or a whole number with k or m, like 32k, 250k, 1m or 10M, at least 32k, at most "
+        "8796093022207m (9223372036854775807 bytes)"
     )
     assert refusal(locations=[location(limit_req=[{"zone": "perip", "burst": 10**20}])]) == (
         f"{L} limit_req[0] key 'burst': 100000000000000000000 is not an integer 0..9223372036854775"
