@@ -173,7 +173,13 @@ def oomd_watch(unit, port, seconds):
     def killed():
         if show(unit, "MainPID") != old_pid:
             return True
-        last["pressure"], last["events"] = pressure(unit), memory_events(unit)
+        now = pressure(unit)
+        events = memory_events(unit)
+        # Between the kill and systemd's new MainPID the cgroup may be gone already (its files read
+        # empty): keep the reading from before, read while the cgroup still existed.
+        if not events:
+            return False
+        last["pressure"], last["events"] = now, events
         peak["memory"] = max(peak["memory"], cgroup_value(unit, "memory.current") or 0)
         peak["full_avg10"] = max(peak["full_avg10"], last["pressure"]["full_avg10"] or 0.0)
         return False
