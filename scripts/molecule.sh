@@ -39,6 +39,9 @@ scenarios=$(for s in $slowest_first; do grep -qx "$s" <<<"$all" && echo "$s"; do
             grep -vxF -f <(tr ' ' '\n' <<<"$slowest_first $machine_wide") <<<"$all"
             for s in $machine_wide; do grep -qx "$s" <<<"$all" && echo "$s"; done)
 
+# Whether WORD is one of the space-separated LIST.
+listed() { grep -qxF "$1" <(tr ' ' '\n' <<<"$2"); }
+
 # The platforms' own distro, or MOLECULE_DISTROS.
 scenario_distros() {
   local own
@@ -75,7 +78,7 @@ stamp_steps() {
 run_one() {
   local scenario=$1 distro=$2 log="$logs/$1@$2.log" start=$SECONDS
   : >"$log"
-  if grep -qxF "$scenario" <(tr ' ' '\n' <<<"$vm_scenarios") && ! scripts/testbed.sh vm >>"$log" 2>&1; then
+  if listed "$scenario" "$vm_scenarios" && ! scripts/testbed.sh vm >>"$log" 2>&1; then
     echo "=== $scenario on $distro FAILED after $((SECONDS - start)) s: no VM image ===" >>"$log"
     return 1
   fi
@@ -110,7 +113,7 @@ wait_one() {
 suite_start=$SECONDS
 for scenario in $scenarios; do
   for distro in $(scenario_distros "$scenario"); do
-    if grep -qxF "$scenario" <(tr ' ' '\n' <<<"$machine_wide"); then
+    if listed "$scenario" "$machine_wide"; then
       while [ ${#running[@]} -gt 0 ]; do wait_one; done
     fi
     while [ ${#running[@]} -ge "$jobs" ]; do wait_one; done
