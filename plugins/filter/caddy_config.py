@@ -80,8 +80,8 @@ _value:
       elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.caddy_config import CaddyConfigError, build_caddyfile
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy_config import CaddyConfigError, build_caddyfile
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
 
 
 @as_filter_errors(CaddyConfigError)

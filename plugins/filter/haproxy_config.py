@@ -160,16 +160,16 @@ _value:
       type: dict
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.haproxy_config import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy_config import (
     HAPROXY_UNIT,
     HaproxyConfigError,
     build_config,
     no_entry_message,
     no_maxconn_message,
 )
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
 
 
 def plan_entry(plan) -> dict:

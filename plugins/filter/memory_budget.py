@@ -367,14 +367,14 @@ _value:
       elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import (
     DEFAULT_GOMEMLIMIT_RATIO,
     DEFAULT_MEMORY_HIGH_RATIO,
     build_plan,
 )
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import SwapSizingError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._swap_sizing import SwapSizingError
 
 
 @as_filter_errors(MemoryBudgetError, SwapSizingError)

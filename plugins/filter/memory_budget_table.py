@@ -47,9 +47,9 @@ _value:
   elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.memory_table import render_table
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_table import render_table
 
 
 @as_filter_errors(MemoryBudgetError)

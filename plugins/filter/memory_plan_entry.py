@@ -43,10 +43,10 @@ _value:
   type: dict
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_services import unit_of
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_services import unit_of
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
 
 
 @as_filter_errors(MemoryBudgetError)

@@ -228,10 +228,13 @@ _value:
       elements: dict
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.module_utils.nginx_limit_req import NginxLimitReqError, build_config
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import plan_entries
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx_limit_req import (
+    NginxLimitReqError,
+    build_config,
+)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
 
 NGINX_UNIT = "nginx.service"
 

@@ -120,14 +120,14 @@ _value:
       elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.oathkeeper_config import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_config import (
     OathkeeperConfigError,
     build_config,
     check_environment,
     exposed,
 )
-from ansible_collections.smallvps.hardening.plugins.module_utils.oathkeeper_rules import build_rules
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_rules import build_rules
 
 
 @as_filter_errors(OathkeeperConfigError)

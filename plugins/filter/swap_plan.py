@@ -139,14 +139,14 @@ _value:
       type: dict
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._swap_sizing import (
     SWAPOFF_MARGIN_MB,
     SwapSizingError,
 )
-from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._swap_sizing import (
     swap_plan as build_swap_plan,
 )
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
 
 
 @as_filter_errors(SwapSizingError)

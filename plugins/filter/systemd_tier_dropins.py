@@ -81,9 +81,9 @@ _value:
       type: dict
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.systemd_dropins import dropins
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._systemd_dropins import dropins
 
 
 @as_filter_errors(MemoryBudgetError)

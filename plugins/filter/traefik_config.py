@@ -116,8 +116,8 @@ _value:
       sample: 3.3.5
 """
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.traefik_config import TraefikConfigError, build_config
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._traefik_config import TraefikConfigError, build_config
 
 
 @as_filter_errors(TraefikConfigError)

@@ -249,7 +249,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_facts import (
+from ansible_collections.smallvps.hardening.plugins.module_utils._memory_facts import (
     MemoryFactsError,
     collect_memory_facts,
 )

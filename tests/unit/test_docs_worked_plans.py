@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_host import normalize_facts
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import build_plan
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_reserve import default_reserve
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.memory_table import render_table
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_host import normalize_facts
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import build_plan
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_reserve import default_reserve
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_table import render_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "memory-budget.md"

@@ -20,7 +20,7 @@ from ansible.template import Templar, trust_as_template
 from ansible_collections.smallvps.hardening.plugins.filter.caddy_config import caddy_config
 from ansible_collections.smallvps.hardening.plugins.filter.haproxy_config import FilterModule as HaproxyFilters
 from ansible_collections.smallvps.hardening.plugins.filter.traefik_config import traefik_config
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import MIB, build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = "127.0.0.1:8000"

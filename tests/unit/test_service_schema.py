@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ansible_collections.smallvps.hardening.plugins.filter import memory_budget as memory_budget_filter
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_services import SERVICE_SCHEMA
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_services import SERVICE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARED = ("type", "required", "default", "choices", "elements")

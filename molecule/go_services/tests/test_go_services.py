@@ -170,7 +170,7 @@ REFUSALS = {
     "traefik_old": (["traefik"], {"traefik_version": "3.1.4"},
                     "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
     "traefik_sha256": (["traefik"], {"traefik_version": "3.3.6", "traefik_sha256": "1" * 64}, "traefik_sha256:"),
-    # The Oathkeeper filter's refusals are unit-tested (tests/unit/plugins/module_utils/test_oathkeeper_config.py);
+    # The Oathkeeper filter's refusals are unit-tested (tests/unit/plugins/plugin_utils/test_oathkeeper_config.py);
     # this one proves the role hands its variables to the filter and that a refusal changes nothing on the host.
     "oathkeeper_prometheus_everywhere": (["oathkeeper"], {"oathkeeper_prometheus_host": "0.0.0.0"},
                                          "oathkeeper_prometheus_host: '0.0.0.0' is not a loopback address"),

@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.smallvps.hardening.plugins.filter.swap_plan import FilterModule
-from ansible_collections.smallvps.hardening.plugins.module_utils.swap_sizing import MIB
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._swap_sizing import MIB
 
 swap_plan = FilterModule().filters()["swap_plan"]
 FACTS = {"effective_memory_mb": 1024, "mem_available_bytes": 512 * MIB, "swap_devices": []}

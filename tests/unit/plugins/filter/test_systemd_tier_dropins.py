@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.smallvps.hardening.plugins.filter.systemd_tier_dropins import FilterModule
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import MIB, build_plan
 from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 systemd_tier_dropins = FilterModule().filters()["systemd_tier_dropins"]

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_facts import (
+from ansible_collections.smallvps.hardening.plugins.module_utils._memory_facts import (
     MemoryFactsError,
     cgroup_dirs,
     collect_memory_facts,

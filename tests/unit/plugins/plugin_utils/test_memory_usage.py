@@ -9,8 +9,8 @@ import pytest
 from ansible_collections.smallvps.hardening.plugins.filter.memory_max_below_usage import (
     memory_max_below_usage as as_filter,
 )
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.memory_usage import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_usage import (
     memory_max_below_usage,
     parse_systemctl_show,
 )

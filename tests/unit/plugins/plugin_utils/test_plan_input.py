@@ -8,9 +8,9 @@ import copy
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.plan_input import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import (
     ENTRY_KEYS,
     SUMMARY_KEYS,
     plan_entries,

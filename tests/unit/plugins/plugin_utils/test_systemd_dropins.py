@@ -8,9 +8,9 @@ import copy
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_plan import MIB, build_plan
-from ansible_collections.smallvps.hardening.plugins.module_utils.memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils.systemd_dropins import dropin, dropins
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import MIB, build_plan
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._systemd_dropins import dropin, dropins
 from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.not_a_plan import WITHOUT_SERVICES
 
 FACTS = {"effective_memory_bytes": 1024 * MIB, "cpus": 1}
