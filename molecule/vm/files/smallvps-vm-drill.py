@@ -307,34 +307,40 @@ DOOR_MIB = 160
 DOOR_DROPIN = "/run/systemd/system/smallvps-door.service.d/60-smallvps-drill.conf"
 TRIGGER_UNIT = "smallvps-trigger.service"
 STOP = "/run/smallvps-trigger.stop"
-# Each child grows CHUNK MiB per STEP seconds up to CAP MiB, far below the door, and exits at
-# the first OOM kill the kernel counts or when the drill writes STOP (earlyoom's kill is no OOM
-# kill): the pressure ends with the first victim.
+# Each child grows CHUNK MiB per STEP seconds up to CAP MiB, far below the door, while the host's
+# MemAvailable stays above FLOOR MiB, and exits at the first OOM kill the kernel counts or when the
+# drill writes STOP (earlyoom's kill is no OOM kill): the pressure ends with the first victim.
+# FLOOR sits just under earlyoom's -m threshold: the growers hold the host inside earlyoom's band
+# instead of racing through it. Racing (1 MiB per 0.06 s per child) let the kernel kill first when
+# another job shared the 2 cores (CI at e91e457: earlyoom took the hog, the kernel two others).
 TRIGGER = r"""
 import os, sys, time
 stop, step = sys.argv[1], float(sys.argv[5])
-children, cap_mib, chunk_mib = (int(arg) for arg in sys.argv[2:5])
+children, cap_mib, chunk_mib, floor_mib = (int(arg) for arg in (*sys.argv[2:5], sys.argv[6]))
 
 def kills():
     with open("/proc/vmstat", encoding="ascii") as source:
         return next(int(line.split()[1]) for line in source if line.startswith("oom_kill "))
+
+def available_mib():
+    with open("/proc/meminfo", encoding="ascii") as source:
+        return next(int(line.split()[1]) for line in source if line.startswith("MemAvailable:")) >> 10
 
 before = kills()
 for _ in range(children):
     if os.fork() == 0:
         hoard = []
         while kills() == before and not os.path.exists(stop):
-            if len(hoard) * chunk_mib < cap_mib:
+            if len(hoard) * chunk_mib < cap_mib and available_mib() > floor_mib:
                 hoard.append(bytes([3]) * (chunk_mib << 20))
                 time.sleep(step)
             else:
-                time.sleep(0.1)  # full: spinning here would starve the kernel's reclaim under TCG
+                time.sleep(0.1)  # full or in earlyoom's band: spinning would starve reclaim under TCG
         os._exit(0)
 for _ in range(children):
     os.wait()
 """
-# (children, cap MiB, chunk MiB, step s): slowly, so that earlyoom (polling every 0.1 s near its
-# threshold) acts before the kernel.
+# (children, cap MiB, chunk MiB, step s); the floor is added per round from earlyoom's -m.
 EARLYOOM_FILL = ("10", "40", "1", "0.06")
 # The real host-wide OOM: one process growing 4 MiB at a time, as fast as it can, without end.
 # Anything slower, or growers that stop short, lets the kernel thrash the page cache for
@@ -437,7 +443,7 @@ def pressure_round(name, door_adj, fill, killer):
               "seconds_to_first_victim": None if gone is None else round(gone - started, 2),
               "kernel_victims": victims(cursor),
               "earlyoom_victims": [] if killer in ("sysrq", "kernel") else earlyoom_victims(killer, cursor),
-              "door_killed": door_killed, "door_pid": door_pid}
+              "door_killed": door_killed, "door_pid": door_pid, "fill": fill}
     if door_killed:
         # The kernel's SIGKILL is a failure (Restart=on-failure starts it again); earlyoom's SIGTERM
         # is a clean exit to systemd, which then leaves it stopped.
@@ -450,6 +456,14 @@ def pressure_round(name, door_adj, fill, killer):
     report["tier0_after"] = tier0_pids()
     report["tier0_pids_kept"] = {u: p for u, p in report["tier0_after"].items() if before[u] == p}
     return report
+
+
+def earlyoom_fill():
+    """EARLYOOM_FILL with its floor: 80 % of the MemAvailable at which the plan's earlyoom acts (-m),
+    so that ten growers overshooting by a chunk each still leave the kernel out of it."""
+    percent = float(re.search(r"-m (\d+)", read("/etc/default/earlyoom", "")).group(1))
+    total_mib = int(re.search(r"MemTotal:\s+(\d+)", read("/proc/meminfo")).group(1)) >> 10
+    return (*EARLYOOM_FILL, str(int(total_mib * percent / 100 * 0.8)))
 
 
 def bare_earlyoom_args():
@@ -504,14 +518,14 @@ def tier0(rounds):
             "/usr/bin/earlyoom", *bare)
         try:
             time.sleep(1)  # earlyoom's first reading
-            report["earlyoom"].append(pressure_round("earlyoom without --avoid/--prefer, door at 0", 0, EARLYOOM_FILL,
+            report["earlyoom"].append(pressure_round("earlyoom without --avoid/--prefer, door at 0", 0, earlyoom_fill(),
                                                      "smallvps-earlyoom-bare.service"))
         finally:
             run("systemctl", "stop", "smallvps-earlyoom-bare.service", check=False)
         run("systemctl", "start", "earlyoom.service")
         time.sleep(1)
         report["earlyoom_args"] = run("ps", "-o", "args=", "-C", "earlyoom", check=False)
-        report["earlyoom"].append(pressure_round("earlyoom as planned", None, EARLYOOM_FILL, "earlyoom.service"))
+        report["earlyoom"].append(pressure_round("earlyoom as planned", None, earlyoom_fill(), "earlyoom.service"))
     finally:
         if not earlyoom_was_active:
             run("systemctl", "stop", "earlyoom.service", check=False)
