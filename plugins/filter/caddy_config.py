@@ -80,33 +80,11 @@ _value:
       elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy_config import CaddyConfigError, build_caddyfile
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy_config import CaddyConfigError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import caddy_config as render_caddy_config
 
-
-@as_filter_errors(CaddyConfigError)
-def caddy_config(
-    site_address,
-    upstreams,
-    timeouts,
-    max_header_size,
-    upstream_pool,
-    request_buffers=0,
-    response_buffers=0,
-    grace_period="10s",
-    admin="localhost:2019",
-):
-    return build_caddyfile(
-        site_address,
-        upstreams,
-        timeouts,
-        max_header_size,
-        upstream_pool,
-        request_buffers,
-        response_buffers,
-        grace_period,
-        admin,
-    )
+caddy_config = as_filter_errors(CaddyConfigError)(render_caddy_config)
 
 
 class FilterModule:

@@ -161,44 +161,11 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy_config import (
-    HAPROXY_UNIT,
-    HaproxyConfigError,
-    build_config,
-    no_entry_message,
-    no_maxconn_message,
-)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy_config import HaproxyConfigError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import haproxy_config as render_haproxy_config
 
-
-def plan_entry(plan) -> dict:
-    """The plan's haproxy.service entry; refused when it is missing or has no maxconn."""
-    for entry in plan_entries(plan, "haproxy_config", need_summary=True):
-        if entry["unit"] == HAPROXY_UNIT:
-            if entry.get("maxconn") is None:
-                raise HaproxyConfigError(no_maxconn_message(entry["name"]))
-            return entry
-    raise HaproxyConfigError(no_entry_message())
-
-
-@as_filter_errors(HaproxyConfigError, MemoryBudgetError)
-def haproxy_config(
-    plan, servers=None, port=80, bind_address="*", timeouts=None, http2=True, nbthread=None, hard_stop_after="30s"
-):
-    entry = plan_entry(plan)
-    return build_config(
-        servers,
-        entry.get("tune_bufsize"),
-        entry["maxconn"],
-        plan["summary"]["cpus"],
-        port=port,
-        bind_address=bind_address,
-        timeouts=timeouts,
-        http2=http2,
-        nbthread=nbthread,
-        hard_stop_after=hard_stop_after,
-    )
+haproxy_config = as_filter_errors(HaproxyConfigError, MemoryBudgetError)(render_haproxy_config)
 
 
 class FilterModule:

@@ -230,38 +230,12 @@ _value:
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx_limit_req import (
-    NginxLimitReqError,
-    build_config,
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx_limit_req import NginxLimitReqError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import (
+    nginx_limit_req_config as render_nginx_limit_req_config,
 )
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
 
-NGINX_UNIT = "nginx.service"
-
-
-def plan_zone_size(plan):
-    """The plan's limit_req_zone_size for nginx.service; None without that entry or that key."""
-    for entry in plan_entries(plan, "nginx_limit_req_config"):
-        if entry["unit"] == NGINX_UNIT:
-            return entry.get("limit_req_zone_size")
-    return None
-
-
-@as_filter_errors(NginxLimitReqError, MemoryBudgetError)
-def nginx_limit_req_config(
-    plan,
-    zones=(),
-    conn_zones=(),
-    locations=(),
-    allowlist=(),
-    status=429,
-    conn_status=429,
-    log_level="error",
-    dry_run=False,
-):
-    return build_config(
-        zones, conn_zones, locations, allowlist, plan_zone_size(plan), status, conn_status, log_level, dry_run
-    )
+nginx_limit_req_config = as_filter_errors(NginxLimitReqError, MemoryBudgetError)(render_nginx_limit_req_config)
 
 
 class FilterModule:

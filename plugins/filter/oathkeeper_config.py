@@ -121,59 +121,12 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_config import (
-    OathkeeperConfigError,
-    build_config,
-    check_environment,
-    exposed,
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_config import OathkeeperConfigError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import (
+    oathkeeper_config as render_oathkeeper_config,
 )
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_rules import build_rules
 
-
-@as_filter_errors(OathkeeperConfigError)
-def oathkeeper_config(
-    plan_entry,
-    proxy_port=4455,
-    proxy_timeouts=None,
-    api_host="127.0.0.1",
-    api_port=4456,
-    authenticators=None,
-    authorizers=None,
-    mutators=None,
-    rules=None,
-    rules_path="/etc/oathkeeper/rules.yml",
-    log_level="info",
-    prometheus_host="127.0.0.1",
-    prometheus_port=9000,
-    api_expose=False,
-    prometheus_expose=False,
-    telemetry_enabled=False,
-    environment=None,
-):
-    if not isinstance(plan_entry, dict):
-        raise OathkeeperConfigError(
-            "smallvps_services: no memory plan entry for Oathkeeper; add one such as "
-            "{name: oathkeeper, tier: 1, runtime: go, min: 64M, introspection_cache: true}"
-        )
-    check_environment({} if environment is None else environment, telemetry_enabled)
-    config = build_config(
-        proxy_port,
-        proxy_timeouts,
-        api_host,
-        api_port,
-        authenticators,
-        authorizers,
-        mutators,
-        rules_path,
-        log_level,
-        plan_entry.get("introspection_max_cost"),
-        prometheus_host,
-        prometheus_port,
-        api_expose,
-        prometheus_expose,
-    )
-    rules = build_rules(rules, config["authenticators"], config["authorizers"], config["mutators"])
-    return {"config": config, "rules": rules, "warnings": exposed(config)}
+oathkeeper_config = as_filter_errors(OathkeeperConfigError)(render_oathkeeper_config)
 
 
 class FilterModule:

@@ -117,42 +117,10 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._traefik_config import TraefikConfigError, build_config
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import traefik_config as render_traefik_config
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._traefik_config import TraefikConfigError
 
-
-@as_filter_errors(TraefikConfigError)
-def traefik_config(
-    address,
-    upstreams,
-    responding_timeouts,
-    forwarding_timeouts,
-    max_header_bytes,
-    max_idle_conns_per_host,
-    compress=True,
-    encodings=("gzip",),
-    file_watch=False,
-    dynamic_path="/etc/traefik/dynamic.yml",
-    rule="PathPrefix(`/`)",
-    log_level="INFO",
-    version=None,
-    check_new_version=False,
-):
-    return build_config(
-        address,
-        upstreams,
-        responding_timeouts,
-        forwarding_timeouts,
-        max_header_bytes,
-        max_idle_conns_per_host,
-        compress,
-        list(encodings),
-        file_watch,
-        dynamic_path,
-        rule,
-        log_level,
-        version=version,
-        check_new_version=check_new_version,
-    )
+traefik_config = as_filter_errors(TraefikConfigError)(render_traefik_config)
 
 
 class FilterModule:
