@@ -13,6 +13,7 @@
 #   make demo                     site.yml against a local 512 MiB systemd container
 #                                 (molecule/default; make demo-destroy removes it)
 #   make build                    the collection tarball in .cache/build
+#   make role-docs                each roles/*/README.md's variables block, from meta/argument_specs.yml
 #
 # MOLECULE_DISTROS (default "debian12 debian13") picks the test hosts' distributions;
 # MOLECULE_IMAGE runs the scenarios on an image of your own instead. `make testbed` builds
@@ -39,7 +40,7 @@ export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PY_COLORS := $(if $(CI),0,1)
 
 .PHONY: help test lint unit molecule demo demo-destroy build build-test testbed testbed-containers testbed-vm testbed-molecule \
-	venv link clean
+	venv link clean role-docs
 
 help:
 	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
@@ -91,6 +92,10 @@ demo: venv link testbed-containers
 
 demo-destroy: venv link
 	molecule destroy -s default
+
+# Rewrites the generated block of every role README; tests/unit/test_role_docs.py fails when one drifts.
+role-docs: venv
+	python scripts/role_docs.py
 
 build: venv link
 	ansible-galaxy collection build --force --output-path .cache/build
