@@ -39,7 +39,7 @@ def _ansible_doc(plugin_type, name):
 
 
 def test_there_are_plugins_to_check():
-    assert ("filter", "memory_budget") in PLUGINS and ("module", "memory_facts") in PLUGINS
+    assert ("filter", "memory_plan") in PLUGINS and ("module", "memory_facts") in PLUGINS
 
 
 @pytest.mark.parametrize(("plugin_type", "name"), PLUGINS)

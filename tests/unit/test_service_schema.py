@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.smallvps.hardening.plugins.filter import memory_budget as memory_budget_filter
+from ansible_collections.smallvps.hardening.plugins.filter import memory_plan as memory_plan_filter
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_services import SERVICE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +15,7 @@ COMPARED = ("type", "required", "default", "choices", "elements")
 
 
 def _filter_copy():
-    return yaml.safe_load(memory_budget_filter.DOCUMENTATION)["options"]["services"]["suboptions"]
+    return yaml.safe_load(memory_plan_filter.DOCUMENTATION)["options"]["services"]["suboptions"]
 
 
 def _role_copy():

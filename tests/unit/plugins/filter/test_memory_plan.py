@@ -1,18 +1,19 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
-"""The memory_budget and memory_budget_table filters as Ansible calls them: found by name,
-positional options, every refusal an AnsibleFilterError with the planner's message."""
+"""The memory_plan and memory_budget_table filters as Ansible calls them: found by name,
+positional options, every refusal an AnsibleFilterError with the planner's message (which still starts
+with memory_budget:, the planner's own prefix). The old filter name is tested in test_memory_budget_route.py."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.smallvps.hardening.plugins.filter.memory_budget import FilterModule
 from ansible_collections.smallvps.hardening.plugins.filter.memory_budget_table import FilterModule as TableFilterModule
+from ansible_collections.smallvps.hardening.plugins.filter.memory_plan import FilterModule
 
 MIB = 1024 * 1024
-memory_budget = FilterModule().filters()["memory_budget"]
+memory_plan = FilterModule().filters()["memory_plan"]
 memory_budget_table = TableFilterModule().filters()["memory_budget_table"]
 
 SERVICES = [
@@ -43,12 +44,12 @@ def filter_error(function, *args) -> str:
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"memory_budget"}
+    assert set(FilterModule().filters()) == {"memory_plan"}
     assert set(TableFilterModule().filters()) == {"memory_budget_table"}
 
 
 def test_module_facts_form():
-    plan = memory_budget(MODULE_FACTS, SERVICES)
+    plan = memory_plan(MODULE_FACTS, SERVICES)
     # inside a cgroup limit: reserve 80 + 32, no watermarks; pool 1024 - 112 - 48 = 864
     assert plan["services"]["app"]["memory_max"] == "864M"
     assert plan["services"]["app"]["memory_high"] is None and plan["services"]["app"]["memory_swap_max"] == "0"
@@ -59,11 +60,11 @@ def test_module_facts_form():
 
 def test_ansible_facts_with_smallvps_memory_form():
     ansible_facts = {"memtotal_mb": 2048, "processor_vcpus": 4, "smallvps_memory": MODULE_FACTS}
-    assert memory_budget(ansible_facts, SERVICES) == memory_budget(MODULE_FACTS, SERVICES)
+    assert memory_plan(ansible_facts, SERVICES) == memory_plan(MODULE_FACTS, SERVICES)
 
 
 def test_plain_ansible_facts_form_warns():
-    plan = memory_budget({"memtotal_mb": 1024, "swaptotal_mb": 0, "processor_vcpus": 1}, SERVICES)
+    plan = memory_plan({"memtotal_mb": 1024, "swaptotal_mb": 0, "processor_vcpus": 1}, SERVICES)
     # estimated watermarks: reserve 178, pool 1024 - 178 - 48 = 798
     assert plan["services"]["app"]["memory_max"] == "798M"
     assert plan["summary"]["source"] == "ansible_facts"
@@ -71,22 +72,22 @@ def test_plain_ansible_facts_form_warns():
 
 
 def test_options_are_passed_through_in_order():
-    plan = memory_budget(MODULE_FACTS, SERVICES, "300M", 4, 0.8, 0.7)
+    plan = memory_plan(MODULE_FACTS, SERVICES, "300M", 4, 0.8, 0.7)
     assert plan["summary"]["reserve_mb"] == 300
     # 1024 - 300 - 48 = 676; no oomd: no MemoryHigh; min(9, floor((608.4 - 32) / 64) = 9)
     assert (plan["services"]["app"]["memory_max"], plan["services"]["app"]["memory_high"]) == ("676M", None)
     assert plan["services"]["app"]["workers"] == 9
-    oomd = memory_budget(MODULE_FACTS, [dict(SERVICES[0], oomd=True)] + SERVICES[1:], "300M", 4, 0.8, 0.7)
+    oomd = memory_plan(MODULE_FACTS, [dict(SERVICES[0], oomd=True)] + SERVICES[1:], "300M", 4, 0.8, 0.7)
     # MemoryHigh floor(0.8 x 676) = 540; workers floor((486 - 32) / 64) = 7
     assert (oomd["services"]["app"]["memory_high"], oomd["services"]["app"]["workers"]) == ("540M", 7)
-    units_and_swap = memory_budget(MODULE_FACTS, [], None, None, 0.9, 0.9, ["ssh.service"], {"backend": "zram"})
+    units_and_swap = memory_plan(MODULE_FACTS, [], None, None, 0.9, 0.9, ["ssh.service"], {"backend": "zram"})
     assert list(units_and_swap["services"]) == ["ssh"]
     # 112 + a full 512 MiB zram device (256 + 0.512 -> 257)
     assert (units_and_swap["summary"]["reserve_mb"], units_and_swap["summary"]["swap_backend"]) == (369, "zram")
 
 
 def test_refusal_becomes_ansible_filter_error_with_the_same_message():
-    message = filter_error(memory_budget, MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16, "max": 32}])
+    message = filter_error(memory_plan, MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16, "max": 32}])
     assert message.startswith("memory_budget: service 'sshd' key 'max': tier 0 is never capped")
 
 
@@ -122,23 +123,23 @@ def test_refusal_becomes_ansible_filter_error_with_the_same_message():
     ],
 )
 def test_bad_input_is_an_ansible_filter_error_naming_the_key(facts, services, start):
-    assert filter_error(memory_budget, facts, services).startswith(start)
+    assert filter_error(memory_plan, facts, services).startswith(start)
 
 
 def test_reserve_refusal_through_the_filter():
-    message = filter_error(memory_budget, MODULE_FACTS, SERVICES, "9" * 400 + "M")
+    message = filter_error(memory_plan, MODULE_FACTS, SERVICES, "9" * 400 + "M")
     assert message.startswith("memory_budget: option 'reserve': ") and "too large" in message
 
 
 def test_swap_sizing_errors_become_filter_errors_too():
     message = filter_error(
-        memory_budget, MODULE_FACTS, [], None, None, 0.9, 0.9, None, {"backend": "zram", "zram_size_mb": "lots"}
+        memory_plan, MODULE_FACTS, [], None, None, 0.9, 0.9, None, {"backend": "zram", "zram_size_mb": "lots"}
     )
     assert "swap_zram_size_mb" in message
 
 
 def test_table_filter():
-    lines = memory_budget_table(memory_budget(MODULE_FACTS, SERVICES))
+    lines = memory_budget_table(memory_plan(MODULE_FACTS, SERVICES))
     assert lines[1].split() == ["app", "1", "-", "864M", "-", "0", "-", "3", "100"]
     assert lines[-2] == "reserve 112 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 0"
 
@@ -161,6 +162,6 @@ def test_table_filter_refuses_non_plans_naming_the_key(plan, fragment):
 
 
 def test_table_filter_refuses_a_plan_missing_summary_keys():
-    plan = memory_budget(MODULE_FACTS, SERVICES)
+    plan = memory_plan(MODULE_FACTS, SERVICES)
     del plan["summary"]["headroom_mb"]
     assert "key 'summary' lacks headroom_mb" in filter_error(memory_budget_table, plan)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: memory_budget
+name: memory_plan
 short_description: Plan MemoryMax, MemorySwapMax, GOMEMLIMIT, workers and cache sizes for the services of a small VPS
-version_added: 0.1.0
+version_added: 0.4.0
 author:
   - smallvps.hardening maintainers
 description:
@@ -31,6 +31,8 @@ description:
   - Sizes are an integer (MiB), a string of digits (MiB) or a number with a binary unit like C(64M),
     C(64MB), C(512MiB), C(1.5G), C(2GiB), C(64K), C(64KiB) (C(M) = MiB); they are rounded up to whole MiB.
   - See C(docs/memory-budget.md) in the collection for the reasoning behind every constant.
+  - Before 0.4.0 this filter was called C(smallvps.hardening.memory_budget); that name still works until 1.0.0,
+    with a deprecation warning.
 positional: services, reserve, cpus, memory_high_ratio, gomemlimit_ratio, units, swap
 options:
   _input:
@@ -193,7 +195,7 @@ EXAMPLES = r"""
 
 - name: Plan a 1 GiB host
   ansible.builtin.set_fact:
-    memory_plan: "{{ ansible_facts | smallvps.hardening.memory_budget(smallvps_services) }}"
+    host_plan: "{{ ansible_facts | smallvps.hardening.memory_plan(smallvps_services) }}"
   vars:
     smallvps_services:
       - {name: sshd, tier: 0, min: 16M}
@@ -204,12 +206,12 @@ EXAMPLES = r"""
 - name: Print the memory limit of the app
   ansible.builtin.debug:
     msg: >-
-      MemoryMax={{ memory_plan.services.app.memory_max }}
-      MemorySwapMax={{ memory_plan.services.app.memory_swap_max }}
+      MemoryMax={{ host_plan.services.app.memory_max }}
+      MemorySwapMax={{ host_plan.services.app.memory_swap_max }}
 
 - name: Without memory_facts (no cgroup limits, a warning is added), a fixed reserve
   ansible.builtin.debug:
-    msg: "{{ plain_facts | smallvps.hardening.memory_budget(app_only, reserve='200M') }}"
+    msg: "{{ plain_facts | smallvps.hardening.memory_plan(app_only, reserve='200M') }}"
   vars:
     plain_facts: {memtotal_mb: 512, processor_vcpus: 1}
     app_only:
@@ -378,7 +380,7 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils._swap_sizing im
 
 
 @as_filter_errors(MemoryBudgetError, SwapSizingError)
-def memory_budget(
+def memory_plan(
     facts,
     services,
     reserve=None,
@@ -393,4 +395,4 @@ def memory_budget(
 
 class FilterModule:
     def filters(self):
-        return {"memory_budget": memory_budget}
+        return {"memory_plan": memory_plan}

@@ -13,7 +13,7 @@ PLAYBOOK = """
   tasks:
     - ansible.builtin.debug:
         msg: "{{ {'effective_memory_bytes': 1073741824, 'cpus': 1}
-                 | smallvps.hardening.memory_budget([], swap=memory_plan_swap) }}"
+                 | smallvps.hardening.memory_plan([], swap=memory_plan_swap) }}"
       vars:
         # as in roles/memory_plan/tasks/main.yml
         memory_plan_swap:
