@@ -64,7 +64,9 @@ def apply_cases(ansible_playbook, host):
 
     def run(roles, cases):
         name = host.backend.get_hostname()
-        result = ansible_playbook(CASES_PLAYBOOK, {"cases_roles": roles, "cases": cases, "cases_host": name}, as_json=True)
+        result = ansible_playbook(
+            CASES_PLAYBOOK, {"cases_roles": roles, "cases": cases, "cases_host": name}, as_json=True
+        )
         assert result.json is not None, result.output
         messages = {}
         for play in result.json["plays"]:
@@ -94,8 +96,13 @@ def _budget_tables():
     those that change it put it back)."""
     result = _run_playbook("smallvps.hardening.budget", as_json=True)
     assert result.returncode == 0, result.output
-    return {name: outcome["msg"] for play in result.json["plays"] for task in play["tasks"]
-            if task["task"]["name"].endswith("Show the plan every role applies") for name, outcome in task["hosts"].items()}
+    return {
+        name: outcome["msg"]
+        for play in result.json["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].endswith("Show the plan every role applies")
+        for name, outcome in task["hosts"].items()
+    }
 
 
 @pytest.fixture
@@ -105,7 +112,11 @@ def plan(_budget_tables, host):
     name = host.backend.get_hostname()
     header, *lines = table = _budget_tables[name]
     columns = header.split()
-    rows = {cells[0]: dict(zip(columns, cells)) for cells in (line.split() for line in lines) if len(cells) == len(columns)}
+    rows = {
+        cells[0]: dict(zip(columns, cells, strict=True))
+        for cells in (line.split() for line in lines)
+        if len(cells) == len(columns)
+    }
     extras = {}
     for line in lines:
         service, sep, rest = line.partition(": ")

@@ -10,8 +10,6 @@ import json
 import re
 import time
 
-import pytest
-
 MIB = 1024 * 1024
 BASE = "http://127.0.0.1"
 
@@ -44,7 +42,9 @@ def _refill(seconds=3):
 
 def test_app_unit_runs_under_the_plan(host, plan):
     row = plan["rows"]["app"]
-    props = _show(host, "app.service", "MemoryMax", "MemorySwapMax", "OOMScoreAdjust", "OOMPolicy", "Restart", "ActiveState")
+    props = _show(
+        host, "app.service", "MemoryMax", "MemorySwapMax", "OOMScoreAdjust", "OOMPolicy", "Restart", "ActiveState"
+    )
     assert int(props["MemoryMax"]) == int(row["MemoryMax"].rstrip("M")) * MIB
     assert props["MemorySwapMax"] == row["MemorySwapMax"]  # parsed here; enforced on cgroup v2 only
     assert props["OOMScoreAdjust"] == row["OOMScoreAdjust"]
@@ -123,8 +123,10 @@ def _pids(host):
 
 
 def _files_and_pids(host):
-    checksums = host.check_output("md5sum /etc/nginx/conf.d/*.conf /etc/nginx/snippets/smallvps-* /etc/app/gunicorn.conf.py "
-                                  "/etc/systemd/system/app.service")
+    checksums = host.check_output(
+        "md5sum /etc/nginx/conf.d/*.conf /etc/nginx/snippets/smallvps-* /etc/app/gunicorn.conf.py "
+        "/etc/systemd/system/app.service"
+    )
     return checksums, _pids(host)
 
 
@@ -134,23 +136,39 @@ def _files_and_pids(host):
 # delay, a 16k zone, a zone twice, an undefined zone); one of them stays here to show that the role
 # fails before it changes the host. gunicorn_gevent's checks are the role's own asserts.
 REFUSALS = {
-    "zone_undefined": ({"nginx_limit_req_locations": [{"name": "root", "path": "/", "limit_req": [{"zone": "nope"}]}]},
-                       "nginx_limit_req_locations[0]", "not a zone of nginx_limit_req_zones"),
-    "module_missing": ({"gunicorn_gevent_app_module": "no_such_module:app"}, "gunicorn_gevent_app_module", "neither no_such_module.py"),
-    "module_malformed": ({"gunicorn_gevent_app_module": "smallvps_demo"}, "gunicorn_gevent_app_module", "package.module:callable"),
+    "zone_undefined": (
+        {"nginx_limit_req_locations": [{"name": "root", "path": "/", "limit_req": [{"zone": "nope"}]}]},
+        "nginx_limit_req_locations[0]",
+        "not a zone of nginx_limit_req_zones",
+    ),
+    "module_missing": (
+        {"gunicorn_gevent_app_module": "no_such_module:app"},
+        "gunicorn_gevent_app_module",
+        "neither no_such_module.py",
+    ),
+    "module_malformed": (
+        {"gunicorn_gevent_app_module": "smallvps_demo"},
+        "gunicorn_gevent_app_module",
+        "package.module:callable",
+    ),
     "socket_in_tmp": ({"gunicorn_gevent_socket": "/tmp/app.sock"}, "gunicorn_gevent_socket", "PrivateTmp"),
     "not_planned": ({"gunicorn_gevent_service": "other"}, "gunicorn_gevent_service", "tier-1, runtime python"),
     # Valid for the role's checks, refused by nginx itself: rolled back, the running nginx untouched.
-    "nginx_refuses": ({"nginx_limit_req_zones": [{"name": "perip", "rate": "5r/s", "key": "$no_such_variable"}]},
-                      "nginx_limit_req: nginx -t refused", 'unknown "no_such_variable" variable'),
+    "nginx_refuses": (
+        {"nginx_limit_req_zones": [{"name": "perip", "rate": "5r/s", "key": "$no_such_variable"}]},
+        "nginx_limit_req: nginx -t refused",
+        'unknown "no_such_variable" variable',
+    ),
 }
 
 
 def test_bad_input_is_refused_before_anything_changes(host, apply_cases):
     before = _files_and_pids(host)
     # nginx_refuses writes the live files before nginx -t: alone, so no other case sees them.
-    runs = [{case: overrides for case, (overrides, _, _) in REFUSALS.items() if case != "nginx_refuses"},
-            {"nginx_refuses": REFUSALS["nginx_refuses"][0]}]
+    runs = [
+        {case: overrides for case, (overrides, _, _) in REFUSALS.items() if case != "nginx_refuses"},
+        {"nginx_refuses": REFUSALS["nginx_refuses"][0]},
+    ]
     outcomes, output = {}, ""
     for cases in runs:
         run = apply_cases(["nginx_limit_req", "gunicorn_gevent"], cases)
@@ -172,8 +190,9 @@ def test_bad_input_is_refused_before_anything_changes(host, apply_cases):
 
 def test_a_new_gunicorn_conf_reloads_gunicorn_not_nginx(host, ansible_playbook):
     before = _pids(host)
-    result = ansible_playbook("smallvps.hardening.site", {"gunicorn_gevent_max_requests": 999},
-                              tags="gunicorn_gevent", as_json=True)
+    result = ansible_playbook(
+        "smallvps.hardening.site", {"gunicorn_gevent_max_requests": 999}, tags="gunicorn_gevent", as_json=True
+    )
     assert result.returncode == 0, result.output
     time.sleep(3)
     after = _pids(host)
@@ -183,8 +202,12 @@ def test_a_new_gunicorn_conf_reloads_gunicorn_not_nginx(host, ansible_playbook):
 
 def test_a_new_zone_reloads_nginx_not_gunicorn(host, ansible_playbook):
     before = _pids(host)
-    result = ansible_playbook("smallvps.hardening.site", {"nginx_limit_req_zones": [{"name": "perip", "rate": "6r/s"}]},
-                              tags="nginx_limit_req", as_json=True)
+    result = ansible_playbook(
+        "smallvps.hardening.site",
+        {"nginx_limit_req_zones": [{"name": "perip", "rate": "6r/s"}]},
+        tags="nginx_limit_req",
+        as_json=True,
+    )
     assert result.returncode == 0, result.output
     time.sleep(3)
     after = _pids(host)
@@ -197,7 +220,11 @@ def _oom_kills(host, unit):
     pid = _main_pid(host, unit)
     lines = host.check_output(f"cat /proc/{pid}/cgroup").splitlines()
     v1 = [line.split(":", 2)[2] for line in lines if line.split(":", 2)[1] == "memory"]
-    path = f"/sys/fs/cgroup/memory{v1[0]}/memory.oom_control" if v1 else f"/sys/fs/cgroup{lines[0].split(':', 2)[2]}/memory.events"
+    path = (
+        f"/sys/fs/cgroup/memory{v1[0]}/memory.oom_control"
+        if v1
+        else f"/sys/fs/cgroup{lines[0].split(':', 2)[2]}/memory.events"
+    )
     counters = dict(line.split() for line in host.check_output(f"cat {path}").splitlines())
     return int(counters["oom_kill"])
 
@@ -212,8 +239,10 @@ def test_a_leak_past_memorymax_is_killed_and_serves_again(host):
     nginx_before, master_before = _main_pid(host, "nginx.service"), _main_pid(host, "app.service")
     kills_before = _oom_kills(host, "app.service")
     host.check_output("systemctl reset-failed smallvps-watch.service 2>/dev/null || true")
-    host.check_output("systemd-run --unit=smallvps-watch --collect -p StandardOutput=file:/tmp/watch.json "
-                      "/usr/local/bin/smallvps-load watch --url http://127.0.0.1/pid --seconds 20 --timeout 5")
+    host.check_output(
+        "systemd-run --unit=smallvps-watch --collect -p StandardOutput=file:/tmp/watch.json "
+        "/usr/local/bin/smallvps-load watch --url http://127.0.0.1/pid --seconds 20 --timeout 5"
+    )
     time.sleep(1)
     # 2 workers share MemoryMax: 64 MiB steps take one past it; stop at the first kill.
     steps = 0
@@ -246,8 +275,10 @@ def test_a_dead_app_is_restarted_and_nginx_answers_502_meanwhile(host):
     RestartSec=3; nginx keeps its PID and answers 502 meanwhile, never a refused connection."""
     nginx_before, master_before = _main_pid(host, "nginx.service"), _main_pid(host, "app.service")
     host.check_output("systemctl reset-failed smallvps-watch.service 2>/dev/null || true")
-    host.check_output("systemd-run --unit=smallvps-watch --collect -p StandardOutput=file:/tmp/watch-dead.json "
-                      "/usr/local/bin/smallvps-load watch --url http://127.0.0.1/pid --seconds 12 --timeout 5")
+    host.check_output(
+        "systemd-run --unit=smallvps-watch --collect -p StandardOutput=file:/tmp/watch-dead.json "
+        "/usr/local/bin/smallvps-load watch --url http://127.0.0.1/pid --seconds 12 --timeout 5"
+    )
     time.sleep(1)
     host.check_output("systemctl kill --signal=SIGKILL app.service")
     deadline = time.time() + 30

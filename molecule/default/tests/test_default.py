@@ -90,7 +90,7 @@ def _readme_row(service):
     for row in rows:
         cells = row.split()
         if cells and cells[0] == service:
-            return dict(zip(columns, cells))
+            return dict(zip(columns, cells, strict=True))
     raise AssertionError(f"README's plan has no row for {service}")
 
 
@@ -135,7 +135,8 @@ def test_the_demo_app_answers_through_nginx_and_a_flood_gets_429(host):
     # demo app on gunicorn with gevent workers; molecule/app measures the limits exactly.
     assert host.run("curl -s http://127.0.0.1/").stdout == "ok\n"
     codes = host.check_output(
-        "seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/").split()
+        "seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/"
+    ).split()
     assert set(codes) == {"200", "429"} and codes.count("429") >= 20, sorted(codes)
     props = _show(host, "app.service", "ActiveState", "ExecMainPID")
     assert props["ActiveState"] == "active"

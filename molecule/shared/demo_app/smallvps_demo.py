@@ -11,6 +11,7 @@ gunicorn serves it as smallvps_demo:app (the role gunicorn_gevent, behind nginx)
              and answers the new RSS; served only with SMALLVPS_DEMO_GROW=1 in the
              environment (else 404), for the memory-cap test
 """
+
 import os
 import time
 from urllib.parse import parse_qs

@@ -29,6 +29,7 @@ concurrent); every mode is bounded: at most 2000 requests, at most 120 s.
 Exit status: 0 when the run completed (whatever the answers), 2 for bad or non-loopback
 arguments, 1 when the client itself could not run (e.g. no more threads).
 """
+
 import argparse
 import collections
 import http.client
@@ -148,15 +149,29 @@ def summary(values):
 def cmd_burst(args, target):
     results, _, wall = parallel(target, args.count)
     status, errors = tally(results)
-    return {"mode": "burst", "url": args.url, "source": args.source, "sent": args.count,
-            "status": status, "errors": errors, "seconds": round(wall, 3)}
+    return {
+        "mode": "burst",
+        "url": args.url,
+        "source": args.source,
+        "sent": args.count,
+        "status": status,
+        "errors": errors,
+        "seconds": round(wall, 3),
+    }
 
 
 def cmd_concurrent(args, target):
     results, latencies, wall = parallel(target, args.count)
     status, errors = tally(results)
-    return {"mode": "concurrent", "url": args.url, "sent": args.count, "status": status, "errors": errors,
-            "seconds": round(wall, 3), "latency": summary(latencies)}
+    return {
+        "mode": "concurrent",
+        "url": args.url,
+        "sent": args.count,
+        "status": status,
+        "errors": errors,
+        "seconds": round(wall, 3),
+        "latency": summary(latencies),
+    }
 
 
 def cmd_rate(args, target):
@@ -187,11 +202,22 @@ def cmd_rate(args, target):
     status, errors = tally([(s, e) for _, _, s, e in records])
     accepted = sum(1 for _, _, s, _ in records if s is not None and 200 <= s < 300)
     steady = sum(1 for t, _, s, _ in records if s is not None and 200 <= s < 300 and t >= args.skip)
-    return {"mode": "rate", "url": args.url, "source": args.source, "rps": args.rps, "seconds": args.seconds,
-            "skip": args.skip, "sent": len(records), "status": status, "errors": errors, "accepted": accepted,
-            "accepted_rate": round(steady / (args.seconds - args.skip), 3),
-            "accepted_total_rate": round(accepted / args.seconds, 3),
-            "max_lag": round(max(lag for _, lag, _, _ in records), 3), "wall_seconds": round(wall, 3)}
+    return {
+        "mode": "rate",
+        "url": args.url,
+        "source": args.source,
+        "rps": args.rps,
+        "seconds": args.seconds,
+        "skip": args.skip,
+        "sent": len(records),
+        "status": status,
+        "errors": errors,
+        "accepted": accepted,
+        "accepted_rate": round(steady / (args.seconds - args.skip), 3),
+        "accepted_total_rate": round(accepted / args.seconds, 3),
+        "max_lag": round(max(lag for _, lag, _, _ in records), 3),
+        "wall_seconds": round(wall, 3),
+    }
 
 
 def cmd_watch(args, target):
@@ -222,10 +248,19 @@ def cmd_watch(args, target):
     def r(value):
         return None if value is None else round(value, 3)
 
-    return {"mode": "watch", "url": args.url, "source": args.source, "seconds": round(wall, 3), "polls": polls,
-            "status": dict(sorted(statuses.items())), "errors": dict(sorted(errors.items())),
-            "first_failure": r(first_failure), "last_failure": r(last_failure), "first_recovery": r(first_recovery),
-            "recovered_after": r(None if first_recovery is None else first_recovery - first_failure)}
+    return {
+        "mode": "watch",
+        "url": args.url,
+        "source": args.source,
+        "seconds": round(wall, 3),
+        "polls": polls,
+        "status": dict(sorted(statuses.items())),
+        "errors": dict(sorted(errors.items())),
+        "first_failure": r(first_failure),
+        "last_failure": r(last_failure),
+        "first_recovery": r(first_recovery),
+        "recovered_after": r(None if first_recovery is None else first_recovery - first_failure),
+    }
 
 
 def bounded(kind, low, high):
@@ -233,23 +268,29 @@ def bounded(kind, low, high):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text}")
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} is not in {low}..{high}")
         return value
+
     return parse
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="smallvps_load.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="smallvps_load.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="mode", required=True, metavar="MODE")
 
     def mode(name, helptext, timeout=10.0):
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.add_argument("--url", required=True, help="http://HOST[:PORT]/PATH, HOST loopback only")
-        p.add_argument("--timeout", type=bounded(float, 0.1, MAX_TIMEOUT), default=timeout,
-                       help=f"seconds per request (connect, and each read), default {timeout:g}")
+        p.add_argument(
+            "--timeout",
+            type=bounded(float, 0.1, MAX_TIMEOUT),
+            default=timeout,
+            help=f"seconds per request (connect, and each read), default {timeout:g}",
+        )
         p.add_argument("--source", metavar="ADDR", help="bind the client socket to this loopback address")
         return p
 
@@ -257,11 +298,16 @@ def main(argv=None):
     p.add_argument("--count", type=bounded(int, 1, MAX_REQUESTS), required=True, help=f"requests, 1..{MAX_REQUESTS}")
     p.set_defaults(run=cmd_burst)
     p = mode("rate", "RPS requests a second, evenly spaced, for SECONDS")
-    p.add_argument("--rps", type=bounded(float, 0.1, MAX_REQUESTS), required=True,
-                   help=f"requests a second; RPS x SECONDS at most {MAX_REQUESTS}")
+    p.add_argument(
+        "--rps",
+        type=bounded(float, 0.1, MAX_REQUESTS),
+        required=True,
+        help=f"requests a second; RPS x SECONDS at most {MAX_REQUESTS}",
+    )
     p.add_argument("--seconds", type=bounded(float, 0.1, MAX_SECONDS), required=True, help=f"at most {MAX_SECONDS}")
-    p.add_argument("--skip", type=float, default=2.0,
-                   help="accepted_rate counts answers sent from this second on, default 2")
+    p.add_argument(
+        "--skip", type=float, default=2.0, help="accepted_rate counts answers sent from this second on, default 2"
+    )
     p.set_defaults(run=cmd_rate)
     p = mode("concurrent", "COUNT requests in parallel; wall time to the last answer", timeout=30.0)
     p.add_argument("--count", type=bounded(int, 1, MAX_REQUESTS), required=True, help=f"requests, 1..{MAX_REQUESTS}")

@@ -6,6 +6,7 @@ in $HOME/standin.json, then sleeps until it is stopped. It proxies nothing and r
 configuration: the tests use it to check the unit, the limits, GOMEMLIMIT, the argv and the
 files, never the service's own behaviour.
 """
+
 import json
 import os
 import signal

@@ -279,4 +279,3 @@ def test_state_absent_removes_file_fstab_line_and_sysctl_file(host, apply):
     assert SWAPFILE not in host.file("/etc/fstab").content_string
     assert not host.file(SYSCTL_FILE).exists
     assert "[zram0]" not in host.file(ZRAM_CONFIG).content_string
-

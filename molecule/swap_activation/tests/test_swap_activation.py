@@ -102,9 +102,7 @@ HUGE_MARGIN_MB = 100_000_000  # about 95 TiB: no MemAvailable leaves room for it
 
 
 def test_a_swapoff_that_would_not_fit_is_refused_before_anything_changes(host, apply):
-    host.run_expect(
-        [0], "systemd-run --unit=smallvps-swapfill --property=MemoryMax=32M python3 -c %s", SWAP_FILLER
-    )
+    host.run_expect([0], "systemd-run --unit=smallvps-swapfill --property=MemoryMax=32M python3 -c %s", SWAP_FILLER)
     try:
         deadline = time.monotonic() + 60
         while (_used_kib(host) or 0) == 0 and time.monotonic() < deadline:

@@ -94,23 +94,25 @@ def unit_drill(rounds):
         oom_kills_before = kernel_oom_kills()
         started = time.monotonic()
         threading.Thread(target=trigger_growth, daemon=True).start()
-        died = wait_for(lambda: show(HOG_UNIT, "MainPID") != old_pid, 60)
+        died = wait_for(lambda old_pid=old_pid: show(HOG_UNIT, "MainPID") != old_pid, 60)
         # Until systemd starts the new process, ExecMain* describe the one that died.
         exit_status = f"{show(HOG_UNIT, 'ExecMainCode')}/{show(HOG_UNIT, 'ExecMainStatus')}"
         oom_kills = oom_kills_since(oom_kills_before)
         with open(PROGRESS, encoding="ascii") as progress:
             reached_mib = int(progress.read().strip() or 0)
         recovered = wait_for(healthy, 30)
-        results.append({
-            "round": round_number,
-            "old_pid": old_pid,
-            "new_pid": show(HOG_UNIT, "MainPID"),
-            "allocated_mib_when_killed": reached_mib,
-            "seconds_to_kill": round(died - started, 3),
-            "seconds_to_recover": round(recovered - died, 3),
-            "exit": exit_status,
-            "kernel_oom_kills": oom_kills,
-        })
+        results.append(
+            {
+                "round": round_number,
+                "old_pid": old_pid,
+                "new_pid": show(HOG_UNIT, "MainPID"),
+                "allocated_mib_when_killed": reached_mib,
+                "seconds_to_kill": round(died - started, 3),
+                "seconds_to_recover": round(recovered - died, 3),
+                "exit": exit_status,
+                "kernel_oom_kills": oom_kills,
+            }
+        )
     return {
         "memory_max_bytes": limit_bytes,
         "restart_sec": show(HOG_UNIT, "RestartUSec"),
@@ -146,7 +148,9 @@ TRIGGER_STEP_SECONDS = 0.02
 TRIGGER_LINGER_SECONDS = 30
 TRIGGER = r"""
 import os, sys, time
-counter, children, cap_mib, step, linger = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+counter = sys.argv[1]
+children, cap_mib = int(sys.argv[2]), int(sys.argv[3])
+step, linger = float(sys.argv[4]), float(sys.argv[5])
 
 def kills():
     with open(counter, encoding="ascii") as source:
@@ -253,10 +257,24 @@ def container_drill():
     started = time.monotonic()
     # No OOMScoreAdjust and no MemoryMax: an ordinary process that only the container's limit stops.
     subprocess.run(
-        ["systemd-run", f"--unit={TRIGGER_UNIT}", "-p", "Restart=no", "-p", f"RuntimeMaxSec={2 * TRIGGER_LINGER_SECONDS}",
-         "/usr/bin/python3", "-c", TRIGGER, "/proc/vmstat", str(TRIGGER_CHILDREN), str(TRIGGER_CAP_MIB),
-         str(TRIGGER_STEP_SECONDS), str(TRIGGER_LINGER_SECONDS)],
-        capture_output=True, check=True,
+        [
+            "systemd-run",
+            f"--unit={TRIGGER_UNIT}",
+            "-p",
+            "Restart=no",
+            "-p",
+            f"RuntimeMaxSec={2 * TRIGGER_LINGER_SECONDS}",
+            "/usr/bin/python3",
+            "-c",
+            TRIGGER,
+            "/proc/vmstat",
+            str(TRIGGER_CHILDREN),
+            str(TRIGGER_CAP_MIB),
+            str(TRIGGER_STEP_SECONDS),
+            str(TRIGGER_LINGER_SECONDS),
+        ],
+        capture_output=True,
+        check=True,
     )
     try:
         first_kill = poll(lambda: kernel_oom_kills() != kernel_before, 60)

@@ -46,8 +46,18 @@ def test_tier1_unit_reads_back_the_plan(host):
     """MemoryMax is enforced on this cgroup-v1 machine; MemorySwapMax=0 is written and systemd
     parses it (read back here), but only cgroup v2 enforces it. No MemoryHigh is written for
     tier 1 without oomd or memory_high, so systemd reads back its default, infinity."""
-    props = _show(host, HOG, "MemoryMax", "MemoryHigh", "MemorySwapMax", "OOMScoreAdjust", "Restart",
-                  "RestartUSec", "StartLimitBurst", "StartLimitIntervalUSec")
+    props = _show(
+        host,
+        HOG,
+        "MemoryMax",
+        "MemoryHigh",
+        "MemorySwapMax",
+        "OOMScoreAdjust",
+        "Restart",
+        "RestartUSec",
+        "StartLimitBurst",
+        "StartLimitIntervalUSec",
+    )
     assert int(props["MemoryMax"]) == HOG_MEMORY_MAX
     assert props["MemoryHigh"] == "infinity"
     assert props["MemorySwapMax"] == "0"
@@ -76,7 +86,9 @@ def test_running_tier1_process_got_its_oom_score_adjust_without_restart(host):
 # itself and would restore a unit value into every session. Whether the kernel applies the
 # negative values is a question for a host with CAP_SYS_RESOURCE (the VM scenario): a
 # container refuses them.
-@pytest.mark.parametrize(("unit", "oom_score_adjust"), [("ssh.service", "0"), ("nginx.service", "-500"), (DOOR, "-500")])
+@pytest.mark.parametrize(
+    ("unit", "oom_score_adjust"), [("ssh.service", "0"), ("nginx.service", "-500"), (DOOR, "-500")]
+)
 def test_tier0_units_are_protected_and_never_capped(host, unit, oom_score_adjust):
     props = _show(host, unit, "MemoryMax", "OOMScoreAdjust", "Restart", "NRestarts")
     assert props["MemoryMax"] == "infinity"
@@ -106,31 +118,47 @@ def _refusal(service, key):
 
 def test_unknown_unit_is_refused_before_any_change(host, apply):
     before = host.file(DROPIN).content_string
-    result = apply({"smallvps_services": [
-        {"name": HOG, "tier": 1, "min": "48M"},
-        {"name": "no-such-app.service", "tier": 1, "min": "32M"},
-    ]})
+    result = apply(
+        {
+            "smallvps_services": [
+                {"name": HOG, "tier": 1, "min": "48M"},
+                {"name": "no-such-app.service", "tier": 1, "min": "32M"},
+            ]
+        }
+    )
     output = _one_line(result.output)
     assert result.returncode != 0
     assert "smallvps_services: " in output, output
-    assert _refusal("no-such-app.service", "name") + "unit no-such-app.service does not exist on this host" in output, output
+    assert _refusal("no-such-app.service", "name") + "unit no-such-app.service does not exist on this host" in output, (
+        output
+    )
     assert host.file(DROPIN).content_string == before
     assert not host.file("/etc/systemd/system/no-such-app.service.d").exists
 
 
-@pytest.mark.parametrize(("services", "expected"), [
-    ([{"name": HOG, "tier": 1, "min": "64M", "oom_score_adjust": 2000}],
-     _refusal(HOG, "oom_score_adjust") + "2000 is not an integer in -1000..1000"),
-    ([{"name": HOG, "tier": 1, "min": "-64M"}], _refusal(HOG, "min") + "cannot parse '-64M' as a size"),
-    # Refused by the memory_plan role's argument spec, before the plan.
-    ([{"name": HOG, "tier": 3, "min": "64M"}], "value of tier must be one of: 0, 1, 2, got: 3 found in smallvps_services"),
-    # One MiB more than the pool the verifier expects: the refusal spells the arithmetic out.
-    ([{"name": DOOR, "tier": 0, "min": "136M"}, {"name": HOG, "tier": 1, "min": f"{POOL_MIB + 1}M"}],
-     _refusal("ssh', 'nginx', 'smallvps-door.service', 'smallvps-hog.service", "min")
-     + "the minimums do not fit: effective 512 MiB - reserve 112 MiB - tier-0 estimates 184 MiB "
-     f"(ssh 16, nginx 32, {DOOR} 136) - tier-2 estimates 0 MiB = pool {POOL_MIB} MiB, but the tier-1 "
-     f"minimums sum to {POOL_MIB + 1} MiB ({HOG} {POOL_MIB + 1}); missing 1 MiB"),
-])
+@pytest.mark.parametrize(
+    ("services", "expected"),
+    [
+        (
+            [{"name": HOG, "tier": 1, "min": "64M", "oom_score_adjust": 2000}],
+            _refusal(HOG, "oom_score_adjust") + "2000 is not an integer in -1000..1000",
+        ),
+        ([{"name": HOG, "tier": 1, "min": "-64M"}], _refusal(HOG, "min") + "cannot parse '-64M' as a size"),
+        # Refused by the memory_plan role's argument spec, before the plan.
+        (
+            [{"name": HOG, "tier": 3, "min": "64M"}],
+            "value of tier must be one of: 0, 1, 2, got: 3 found in smallvps_services",
+        ),
+        # One MiB more than the pool the verifier expects: the refusal spells the arithmetic out.
+        (
+            [{"name": DOOR, "tier": 0, "min": "136M"}, {"name": HOG, "tier": 1, "min": f"{POOL_MIB + 1}M"}],
+            _refusal("ssh', 'nginx', 'smallvps-door.service', 'smallvps-hog.service", "min")
+            + "the minimums do not fit: effective 512 MiB - reserve 112 MiB - tier-0 estimates 184 MiB "
+            f"(ssh 16, nginx 32, {DOOR} 136) - tier-2 estimates 0 MiB = pool {POOL_MIB} MiB, but the tier-1 "
+            f"minimums sum to {POOL_MIB + 1} MiB ({HOG} {POOL_MIB + 1}); missing 1 MiB",
+        ),
+    ],
+)
 def test_bad_input_is_refused_naming_the_variable(host, services, expected, apply):
     before = host.file(DROPIN).content_string
     result = apply({"smallvps_services": services})
@@ -154,8 +182,11 @@ def test_oom_drill_kills_tier1_at_its_limit_and_it_comes_back(host):
         # It was killed near its MemoryMax, not earlier for another reason.
         # (MemorySwapMax=0 is not enforced on cgroup v1: when the machine has swap, the hog may
         # swap past MemoryMax before the kill.)
-        assert 0.6 * HOG_MEMORY_MAX_MIB <= round_result["allocated_mib_when_killed"] \
-            <= HOG_MEMORY_MAX_MIB + drill["machine_swap_mib"], round_result
+        assert (
+            0.6 * HOG_MEMORY_MAX_MIB
+            <= round_result["allocated_mib_when_killed"]
+            <= HOG_MEMORY_MAX_MIB + drill["machine_swap_mib"]
+        ), round_result
         assert round_result["seconds_to_recover"] <= RESTART_SEC + 2, round_result
     assert drill["protected_after"] == drill["protected_before"]
     assert all(pid != "0" for pid in drill["protected_before"].values())

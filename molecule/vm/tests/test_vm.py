@@ -51,7 +51,12 @@ def kernel(host):
 
 @pytest.fixture(scope="module")
 def status(host):
-    units = TIER0_UNITS + ("smallvps-hog.service", "smallvps-go.service", "smallvps-pfork.service", "smallvps-idle.service")
+    units = TIER0_UNITS + (
+        "smallvps-hog.service",
+        "smallvps-go.service",
+        "smallvps-pfork.service",
+        "smallvps-idle.service",
+    )
     return drill(host, "status", *units)
 
 
@@ -204,7 +209,9 @@ def test_memory_low_keeps_tier0_resident_while_the_host_swaps(host):
 def _hog(host):
     show = host.check_output("systemctl show -p MainPID,NRestarts smallvps-hog.service")
     props = dict(line.split("=", 1) for line in show.splitlines())
-    props["memory.max"] = host.file("/sys/fs/cgroup/system.slice/smallvps-hog.service/memory.max").content_string.strip()
+    props["memory.max"] = host.file(
+        "/sys/fs/cgroup/system.slice/smallvps-hog.service/memory.max"
+    ).content_string.strip()
     return props
 
 
@@ -215,10 +222,19 @@ def test_the_swap_role_switches_the_swap_off_and_a_memory_max_below_use_is_refus
     assert SWAPFILE in host.file("/proc/swaps").content_string, "the swap file must still be on before the role runs"
     before = _hog(host)
     host.check_output("curl -fsS 'http://127.0.0.1:8081/hold?mib=52'")
-    lowered = [dict(s, min="48M", max="48M") if s["name"] == "smallvps-hog" else s for s in PLANNED["smallvps_services"]]
+    lowered = [
+        dict(s, min="48M", max="48M") if s["name"] == "smallvps-hog" else s for s in PLANNED["smallvps_services"]
+    ]
     try:
-        result = ansible_playbook(HERE / "apply.yml", {**PLANNED, "smallvps_vm_roles": ["swap", "systemd_tiering"],
-                                                       "swap_state": "absent", "smallvps_services": lowered})
+        result = ansible_playbook(
+            HERE / "apply.yml",
+            {
+                **PLANNED,
+                "smallvps_vm_roles": ["swap", "systemd_tiering"],
+                "swap_state": "absent",
+                "smallvps_services": lowered,
+            },
+        )
     finally:
         host.check_output("curl -fsS http://127.0.0.1:8081/release")
     swaps = host.file("/proc/swaps").content_string
@@ -262,7 +278,8 @@ def test_a_host_wide_oom_never_takes_tier0_nor_this_ssh_session(tier0_drill):
     # Ansible's connection (ControlPersist): the same per-connection sshd carries this command too.
     connection = [p["pid"] for p in tier0_drill["session_before"] if p["cmdline"].startswith("sshd: root@")]
     assert connection and connection == [
-        p["pid"] for p in tier0_drill["session_after"] if p["cmdline"].startswith("sshd: root@")]
+        p["pid"] for p in tier0_drill["session_after"] if p["cmdline"].startswith("sshd: root@")
+    ]
 
 
 def test_the_oom_killer_takes_the_biggest_tier0_process_only_without_the_plans_oom_score_adjust(tier0_drill):
