@@ -36,7 +36,7 @@ def _state(host):
 REFUSALS = {
     "gomemlimit_valid_form": ({"caddy_environment": {"GOMEMLIMIT": "400MiB"}}, "caddy_environment: GOMEMLIMIT=400MiB",
                               "comes from the memory plan"),
-    "sha256_mismatch": ({"caddy_version": "2.11.8", "caddy_sha256": "0" * 64}, "caddy_sha256:",
+    "sha256_mismatch": ({"caddy_version": "2.11.8", "caddy_sha256": "0" * 64}, "caddy_binary.sha256:",
                         "not the pinned 0000"),
     # The filter's site-address form lets a '*' inside a label through; Caddy takes a site with a host name
     # for one it gets a certificate for, and no certificate has such a name.
