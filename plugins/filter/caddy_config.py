@@ -80,11 +80,10 @@ _value:
       elements: str
 """
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy_config import CaddyConfigError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy import PRODUCT
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import caddy_config as render_caddy_config
 
-caddy_config = as_filter_errors(CaddyConfigError)(render_caddy_config)
+caddy_config = as_filter_errors(*PRODUCT.render.errors)(PRODUCT.render.function)
 
 
 class FilterModule:

@@ -161,11 +161,9 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy_config import HaproxyConfigError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import haproxy_config as render_haproxy_config
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy import PRODUCT
 
-haproxy_config = as_filter_errors(HaproxyConfigError, MemoryBudgetError)(render_haproxy_config)
+haproxy_config = as_filter_errors(*PRODUCT.render.errors)(PRODUCT.render.function)
 
 
 class FilterModule:

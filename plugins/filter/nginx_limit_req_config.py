@@ -229,13 +229,9 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx_limit_req import NginxLimitReqError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import (
-    nginx_limit_req_config as render_nginx_limit_req_config,
-)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx import PRODUCT
 
-nginx_limit_req_config = as_filter_errors(NginxLimitReqError, MemoryBudgetError)(render_nginx_limit_req_config)
+nginx_limit_req_config = as_filter_errors(*PRODUCT.render.errors)(PRODUCT.render.function)
 
 
 class FilterModule:

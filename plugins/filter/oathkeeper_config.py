@@ -121,12 +121,15 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_config import OathkeeperConfigError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import (
-    oathkeeper_config as render_oathkeeper_config,
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import (
+    OathkeeperConfigError,
+)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import (
+    oathkeeper_config as product_oathkeeper_config,
 )
 
-oathkeeper_config = as_filter_errors(OathkeeperConfigError)(render_oathkeeper_config)
+# The filter takes Oathkeeper's plan entry (the render action, the whole plan and the entry's unit).
+oathkeeper_config = as_filter_errors(OathkeeperConfigError)(product_oathkeeper_config)
 
 
 class FilterModule:

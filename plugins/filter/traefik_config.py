@@ -117,10 +117,9 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._render import traefik_config as render_traefik_config
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._traefik_config import TraefikConfigError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._traefik import PRODUCT
 
-traefik_config = as_filter_errors(TraefikConfigError)(render_traefik_config)
+traefik_config = as_filter_errors(*PRODUCT.render.errors)(PRODUCT.render.function)
 
 
 class FilterModule:

@@ -4,7 +4,8 @@
 
 Pure Python, no I/O. The memory_budget filter calls build_plan(); the memory_plan role runs
 that filter once per host and every role reads the result. docs/memory-budget.md explains
-every constant below.
+every constant below. The sizes inside a service (workers, GOMEMLIMIT, caches, connections) are its products'
+(_products.py); nothing here names a product.
 """
 
 from __future__ import annotations
@@ -14,25 +15,23 @@ from fractions import Fraction
 
 from ansible.module_utils.common.validation import check_type_int
 
-from ._memory_extras import extras
 from ._memory_host import HostFacts, normalize_facts
 from ._memory_reserve import resolve_reserve
-from ._memory_services import Service, parse_services, refuse
+from ._memory_services import Service, parse_services
 from ._memory_sizes import MIB, MemoryBudgetError, parse_ratio
+from ._product import SizingContext, refuse
+from ._products import RUNTIME_PRODUCTS, SERVICE_PRODUCTS
 from ._swap_sizing import BACKENDS, DEFAULT_BACKEND
 from ._variable_checks import is_int
 
 # MemoryHigh for a service with oomd: true, as a share of its MemoryMax: the throttling
 # that systemd-oomd measures starts here and the hard limit stays above it.
 DEFAULT_MEMORY_HIGH_RATIO = 0.9
-# GOMEMLIMIT as a share of the first limit that acts. GOMEMLIMIT bounds the Go runtime's own
-# memory; the cgroup also charges the binary's text, page cache and socket buffers, so the GC
-# must start working before the cgroup limit does, not at it.
+# The gomemlimit_ratio option (the plan's, for the go runtime's sizes): GOMEMLIMIT as a share of the first limit
+# that acts. GOMEMLIMIT bounds the Go runtime's own memory; the cgroup also charges the binary's text, page cache and
+# socket buffers, so the GC must start working before the cgroup limit does, not at it.
 MAX_GOMEMLIMIT_RATIO = 0.9
 DEFAULT_GOMEMLIMIT_RATIO = 0.9
-# Python master + workers may fill at most this share of the first limit that acts: the rest is
-# the app's page cache, sockets and allocator fragmentation, which the cgroup charges too.
-WORKERS_SHARE = Fraction(9, 10)
 
 # systemd-oomd's ManagedOOMMemoryPressureLimit for oomd: true services. A leak throttled at
 # MemoryHigh measured 50-88 % PSI "full" on the VM test host, so oomd's default 60 % sometimes
@@ -88,20 +87,6 @@ def share_by_weight(pool_mb: int, demands: list[tuple[int, int | None, Fraction]
     return [math.floor(_clamp(level * weight, low, high)) for low, high, weight in demands]
 
 
-def python_workers(service: Service, limit_mb: int, cpus: int) -> int:
-    # 2 x CPUs + 1 is gunicorn's advice; memory usually caps it first on a small VPS.
-    by_memory = math.floor((WORKERS_SHARE * limit_mb - service.master_mb) / service.per_worker_mb)
-    if by_memory < 1:
-        raise refuse(
-            service.name,
-            "min",
-            f"the first limit that acts, {limit_mb} MiB, leaves {math.floor(WORKERS_SHARE * limit_mb)} MiB for "
-            f"the master ({service.master_mb} MiB) and one worker ({service.per_worker_mb} MiB) after "
-            f"{100 - int(WORKERS_SHARE * 100)} % headroom; raise min or lower per_worker/master",
-        )
-    return min(2 * cpus + 1, by_memory)
-
-
 def _memory_high_mb(service: Service, memory_max_mb: int, high_ratio: Fraction) -> int | None:
     if service.memory_high_mb is None and not service.oomd:
         return None
@@ -116,46 +101,40 @@ def _memory_high_mb(service: Service, memory_max_mb: int, high_ratio: Fraction) 
     return high_mb
 
 
-def _gomemlimit_mb(service: Service, limit_mb: int, go_ratio: Fraction) -> int | None:
-    if service.runtime != "go":
-        return None
-    ceiling = math.floor(go_ratio * limit_mb)
-    if service.gomemlimit_mb is not None:
-        if service.tier == 1 and service.gomemlimit_mb > ceiling:
-            raise refuse(
-                service.name,
-                "gomemlimit",
-                f"{service.gomemlimit_mb} MiB is above {ceiling} MiB, "
-                f"{float(go_ratio):g} x the {limit_mb} MiB limit that acts first; lower it or leave it to the plan",
-            )
-        return service.gomemlimit_mb
-    # Tier 0 and 2 have only an estimate: a heap limit from it would make the GC run flat out
-    # once the live heap is bigger than the guess.
-    if service.tier != 1:
-        return None
-    if ceiling < 1:
-        raise refuse(service.name, "min", f"{limit_mb} MiB leaves no whole MiB for GOMEMLIMIT at {float(go_ratio):g}")
-    return ceiling
-
-
-def _mb(value_mb: int | None, unit: str = "M") -> str | None:
-    return None if value_mb is None else f"{value_mb}{unit}"
+def _mb(value_mb: int | None) -> str | None:
+    return None if value_mb is None else f"{value_mb}M"
 
 
 def _bytes(value_mb: int | None) -> int | None:
     return None if value_mb is None else value_mb * MIB
 
 
-def service_plan(
-    service: Service, memory_max_mb: int | None, cpus: int, high_ratio: Fraction, go_ratio: Fraction
-) -> dict:
+def _runtime_sizes(service: Service, limit_mb: int, context: SizingContext) -> dict:
+    """Every runtime's entry keys, None but those of this service's runtime."""
+    values = {}
+    for product in RUNTIME_PRODUCTS:
+        values.update(dict.fromkeys(product.entry_keys))
+        values.update(product.sizes(service, limit_mb, context))
+    return values
+
+
+def _service_sizes(service: Service, limit_mb: int, context: SizingContext) -> dict:
+    """The sizes the service's own keys ask its products for (a limit_req zone, maxconn...), in product order."""
+    values = {}
+    for product in SERVICE_PRODUCTS:
+        if product.sizes:
+            values.update(product.sizes(service, limit_mb, context))
+    return values
+
+
+def service_plan(service: Service, memory_max_mb: int | None, high_ratio: Fraction, context: SizingContext) -> dict:
     """One service's entry; memory_max_mb is None for tier 0 and 2 (their budget is their min)."""
     tier1 = service.tier == 1
     budget_mb = memory_max_mb if tier1 else service.min_mb
     memory_high_mb = _memory_high_mb(service, memory_max_mb, high_ratio) if tier1 else None
     # The first limit that acts: what workers, GOMEMLIMIT and caches are sized against.
     limit_mb = memory_high_mb if memory_high_mb is not None else budget_mb
-    gomemlimit_mb = _gomemlimit_mb(service, limit_mb, go_ratio)
+    runtime_sizes = _runtime_sizes(service, limit_mb, context)
     swap_max_mb = service.swap_max_mb if tier1 else None
     entry = {
         "name": service.name,
@@ -175,10 +154,7 @@ def service_plan(
         "memory_swap_max_bytes": _bytes(swap_max_mb),
         "managed_oom_memory_pressure": "kill" if service.oomd else None,
         "managed_oom_memory_pressure_limit": OOMD_PRESSURE_LIMIT if service.oomd else None,
-        # Go reads only "MiB"/"GiB"-style suffixes; "M" or "MB" makes the runtime exit at start.
-        "gomemlimit": _mb(gomemlimit_mb, "MiB"),
-        "gomemlimit_bytes": _bytes(gomemlimit_mb),
-        "workers": python_workers(service, limit_mb, cpus) if service.runtime == "python" else None,
+        **runtime_sizes,
         "oom_score_adjust": service.oom_score_adjust,
         # cgroup v2: tier 0's estimate stays resident under reclaim (system.slice gets the sum,
         # see the summary: protection only reaches a unit through its parents).
@@ -192,7 +168,7 @@ def service_plan(
         "start_limit_interval_sec": TIER1_START_LIMIT_INTERVAL_SEC if tier1 else None,
         "start_limit_burst": TIER1_START_LIMIT_BURST if tier1 else None,
     }
-    entry.update(extras(service, limit_mb))
+    entry.update(_service_sizes(service, limit_mb, context))
     return entry
 
 
@@ -228,10 +204,11 @@ def _resolve_cpus(cpus, host: HostFacts, services: list[Service]) -> int:
         if not is_int(cpus) or cpus < 1:
             raise MemoryBudgetError(f"memory_budget: option 'cpus': {cpus!r} is not an integer >= 1")
         return cpus
-    if host.cpus is None and any(s.runtime == "python" for s in services):
+    needing = [p.runtime for p in RUNTIME_PRODUCTS if p.needs_cpus and any(s.runtime == p.runtime for s in services)]
+    if host.cpus is None and needing:
         raise MemoryBudgetError(
             "memory_budget: option 'cpus': the facts have no CPU count (cpus, processor_vcpus or "
-            "processor_nproc) and a python service needs one; pass cpus=N"
+            f"processor_nproc) and a {needing[0]} service needs one; pass cpus=N"
         )
     return host.cpus or 1
 
@@ -307,7 +284,8 @@ def build_plan(
 
     shares = share_by_weight(pool_mb, [(s.min_mb, s.max_mb, s.weight) for s in tier1])
     caps = dict(zip([s.name for s in tier1], shares, strict=True))
-    plans = {s.name: service_plan(s, caps.get(s.name), cpu_count, high_ratio, go_ratio) for s in parsed}
+    context = SizingContext(cpus=cpu_count, gomemlimit_ratio=go_ratio)
+    plans = {s.name: service_plan(s, caps.get(s.name), high_ratio, context) for s in parsed}
     allocated_mb = sum(caps.values())
     summary = {
         "effective_memory_bytes": host.effective_bytes,

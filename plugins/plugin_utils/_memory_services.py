@@ -2,9 +2,10 @@
 # MIT License (see LICENSE)
 """The services a host lists in `smallvps_services`: their schema, validation and unit identity.
 
-SERVICE_SCHEMA is the one source of the service keys. The memory_budget filter's
-DOCUMENTATION and the memory_plan role's argument spec repeat it for ansible-doc and for
-Ansible's own validation; tests/unit/test_service_schema.py ties both copies to it.
+SERVICE_SCHEMA is the one source of the service keys: the keys every service has, here, and the keys each product
+adds (its module's Product.keys, through _products). The memory_budget filter's DOCUMENTATION and the memory_plan
+role's argument spec repeat it for ansible-doc and for Ansible's own validation; tests/unit/test_service_schema.py
+ties both copies to it. Nothing here names a product.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ._memory_sizes import SIZE_FORM, MemoryBudgetError, ceil_mib, is_number, parse_size
+from ._product import flag, refuse, service_unit, size_mb
+from ._products import BUILTIN_SERVICES, PRODUCTS, RUNTIME_PRODUCTS, SERVICE_PRODUCTS, UNIT_ALIASES, keys
 from ._variable_checks import is_int
 
 TIERS = (0, 1, 2)
-RUNTIMES = ("go", "python", "generic")
+# A service of no runtime product: nothing sized inside it.
+GENERIC_RUNTIME = "generic"
+RUNTIMES = tuple(product.runtime for product in RUNTIME_PRODUCTS) + (GENERIC_RUNTIME,)
 
 # key: (type as in an argument spec, required, default, the only tier, the only runtime)
-SERVICE_SCHEMA = {
+CORE_SCHEMA = {
     "name": {"type": "str", "required": True},
     "tier": {"type": "int", "required": True, "choices": list(TIERS)},
-    "runtime": {"type": "str", "default": "generic", "choices": list(RUNTIMES)},
+    "runtime": {"type": "str", "default": GENERIC_RUNTIME, "choices": list(RUNTIMES)},
     "min": {"type": "raw", "required": True},
     "max": {"type": "raw", "tier": 1},
     "weight": {"type": "float", "default": 1, "tier": 1},
@@ -33,42 +38,19 @@ SERVICE_SCHEMA = {
     "oomd": {"type": "bool", "default": False, "tier": 1},
     "oom_score_adjust": {"type": "int"},
     "oom_policy": {"type": "str", "choices": ["continue", "stop", "kill"]},
-    "gomemlimit": {"type": "raw", "runtime": "go"},
-    "per_worker": {"type": "raw", "default": "64M", "runtime": "python"},
-    "master": {"type": "raw", "default": "32M", "runtime": "python"},
+}
+# The runtimes' keys, then processes, then the service products' keys: the order the docs list them in.
+SERVICE_SCHEMA = {
+    **CORE_SCHEMA,
+    **keys(RUNTIME_PRODUCTS),
     "processes": {"type": "list", "elements": "str"},
-    "limit_req_clients": {"type": "int"},
-    "tune_bufsize": {"type": "int"},
-    "introspection_cache": {"type": "bool", "default": False, "runtime": "go"},
-    "reassembly": {"type": "raw", "default": False, "runtime": "go"},
+    **keys(SERVICE_PRODUCTS),
 }
 SERVICE_KEYS = tuple(SERVICE_SCHEMA)
 
 OOM_SCORE_ADJUST_BY_TIER = {0: -500, 1: 100, 2: None}
 OOM_SCORE_ADJUST_RANGE = (-1000, 1000)
-REASSEMBLY_DEFAULT_SHARE = Fraction(1, 4)
-REASSEMBLY_MAX_SHARE = 0.5
-
-# Units a user may name in more than one way. Debian and Ubuntu ship OpenSSH as ssh.service
-# with sshd.service as an alias, so `sshd`, `ssh` and `ssh.service` are one unit.
-UNIT_ALIASES = {"sshd.service": "ssh.service"}
-# Tier-0 services added when their unit exists on the host and no entry of the user names
-# the same unit; the user's entry wins. `min` is the estimate kept for them.
-BUILTIN_SERVICES = (
-    {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
-    # 8000 clients: a 1000k limit_req zone, for the nginx_limit_req zones that give no size.
-    {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
-    # 16384: HAProxy's default buffer, the least HTTP/2 accepts; the plan sizes maxconn from it.
-    {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384},
-)
-# Pre-fork servers whose master respawns a worker the OOM killer took: systemd's default
-# OOMPolicy=stop would stop the whole unit for one worker. gunicorn (runtime python) is one too.
-PREFORK_UNITS = ("nginx.service",)
 OOM_POLICIES = ("continue", "stop", "kill")
-# Units that protect themselves. OpenSSH writes -1000 for its listener and restores the value it
-# was started with for every session: an OOMScoreAdjust on ssh.service would hand the tier's
-# protection to every user shell. Their tier-0 entry gets none unless the user sets one.
-SELF_PROTECTING_UNITS = ("ssh.service",)
 # systemd unit names: ASCII letters, digits, ':', '-', '_', '.', '\' and '@' (systemd.unit(5)).
 _UNIT_NAME = re.compile(r"[A-Za-z0-9:_@\\-][A-Za-z0-9:_.@\\-]*")
 _OTHER_UNIT_TYPES = (
@@ -99,23 +81,22 @@ class Service:
     oomd: bool
     oom_score_adjust: int | None
     oom_policy: str | None
-    gomemlimit_mb: int | None
-    per_worker_mb: int | None
-    master_mb: int | None
     processes: tuple
-    limit_req_clients: int | None
-    tune_bufsize: int | None
-    introspection_cache: bool
-    reassembly_share: Fraction | None
+    # What the products parsed from their keys (Product.parse), read as attributes: service.tune_bufsize.
+    settings: dict
 
-
-def refuse(name: str, key: str, message: str) -> MemoryBudgetError:
-    return MemoryBudgetError(f"memory_budget: service '{name}' key '{key}': {message}")
+    def __getattr__(self, name: str):
+        if name == "settings":
+            raise AttributeError(name)
+        try:
+            return self.settings[name]
+        except KeyError:
+            raise AttributeError(f"Service has no attribute or product setting {name!r}") from None
 
 
 def unit_of(name: str) -> str:
     """The systemd unit a service name stands for: 'app' -> 'app.service', 'sshd' -> 'ssh.service'."""
-    unit = name if name.endswith(".service") else f"{name}.service"
+    unit = service_unit(name)
     return UNIT_ALIASES.get(unit, unit)
 
 
@@ -180,13 +161,6 @@ def _parse_runtime(raw: dict, name: str) -> str:
     return str(runtime)
 
 
-def _parse_bool(raw: dict, name: str, key: str) -> bool:
-    flag = raw.get(key, SERVICE_SCHEMA[key]["default"])
-    if not isinstance(flag, bool):
-        raise refuse(name, key, f"{flag!r} is not a boolean; expected true or false")
-    return flag
-
-
 def _parse_weight(raw: dict, name: str) -> Fraction:
     weight = raw.get("weight", SERVICE_SCHEMA["weight"]["default"])
     if not is_number(weight) or not math.isfinite(weight) or weight <= 0:
@@ -194,9 +168,10 @@ def _parse_weight(raw: dict, name: str) -> Fraction:
     return Fraction(weight)
 
 
-def _parse_oom_score_adjust(raw: dict, name: str, tier: int, unit: str) -> int | None:
+def _parse_oom_score_adjust(raw: dict, name: str, tier: int, runtime: str, unit: str) -> int | None:
     if "oom_score_adjust" not in raw:
-        return None if unit in SELF_PROTECTING_UNITS else OOM_SCORE_ADJUST_BY_TIER[tier]
+        protects_itself = any(p.self_protecting and p.concerns(unit, runtime) for p in PRODUCTS)
+        return None if protects_itself else OOM_SCORE_ADJUST_BY_TIER[tier]
     value = raw["oom_score_adjust"]
     low, high = OOM_SCORE_ADJUST_RANGE
     if not is_int(value) or not low <= value <= high:
@@ -207,7 +182,7 @@ def _parse_oom_score_adjust(raw: dict, name: str, tier: int, unit: str) -> int |
 def _parse_oom_policy(raw: dict, name: str, tier: int, runtime: str, unit: str) -> str | None:
     if "oom_policy" not in raw:
         # Tier 2 is left alone: only what the user sets.
-        prefork = runtime == "python" or unit in PREFORK_UNITS
+        prefork = any(p.prefork and p.concerns(unit, runtime) for p in PRODUCTS)
         return "continue" if prefork and tier != 2 else None
     policy = raw["oom_policy"]
     if policy not in OOM_POLICIES:
@@ -221,12 +196,7 @@ def _parse_oom_policy(raw: dict, name: str, tier: int, runtime: str, unit: str) 
 
 
 def _size_mb(raw: dict, name: str, key: str, allow_zero: bool = False) -> int | None:
-    if key not in raw:
-        default = SERVICE_SCHEMA[key].get("default")
-        if default is None:
-            return None
-        return ceil_mib(parse_size(default, f"memory_budget: service '{name}' key '{key}'", allow_zero))
-    return ceil_mib(parse_size(raw[key], f"memory_budget: service '{name}' key '{key}'", allow_zero))
+    return size_mb(raw, name, key, SERVICE_SCHEMA[key].get("default"), allow_zero)
 
 
 def _parse_min_max(raw: dict, name: str) -> tuple[int, int | None]:
@@ -252,52 +222,6 @@ def _parse_processes(raw: dict, name: str, unit: str) -> tuple:
     return tuple(processes)
 
 
-def _parse_limit_req_clients(raw: dict, name: str) -> int | None:
-    if "limit_req_clients" not in raw:
-        return None
-    clients = raw["limit_req_clients"]
-    if not is_int(clients) or clients <= 0:
-        raise refuse(
-            name, "limit_req_clients", f"{clients!r} is not a positive integer (expected distinct client addresses)"
-        )
-    return clients
-
-
-TUNE_BUFSIZE_RANGE = (1024, 1048576)
-
-
-def _parse_tune_bufsize(raw: dict, name: str) -> int | None:
-    if "tune_bufsize" not in raw:
-        return None
-    bufsize = raw["tune_bufsize"]
-    low, high = TUNE_BUFSIZE_RANGE
-    if not is_int(bufsize) or not low <= bufsize <= high:
-        raise refuse(
-            name,
-            "tune_bufsize",
-            f"{bufsize!r} is not HAProxy's tune.bufsize in bytes; expected an integer "
-            f"in {low}..{high}, 16384 by default (HTTP/2 needs at least 16384)",
-        )
-    return bufsize
-
-
-def _parse_reassembly(raw: dict, name: str) -> Fraction | None:
-    value = raw.get("reassembly", False)
-    if isinstance(value, bool):
-        return REASSEMBLY_DEFAULT_SHARE if value else None
-    if not isinstance(value, dict):
-        raise refuse(name, "reassembly", f"{value!r} is neither a boolean nor a mapping like {{share: 0.25}}")
-    for key in value:
-        if key != "share":
-            raise refuse(name, "reassembly", f"unknown sub-key {key!r}; accepted: share")
-    share = value.get("share", 0.25)
-    if not is_number(share) or not math.isfinite(share) or not 0 < share <= REASSEMBLY_MAX_SHARE:
-        raise refuse(
-            name, "reassembly", f"share {share!r} is out of range; expected a number > 0 and <= {REASSEMBLY_MAX_SHARE}"
-        )
-    return Fraction(share)
-
-
 def parse_service(raw, index: int) -> Service:
     if not isinstance(raw, dict):
         raise MemoryBudgetError(
@@ -312,6 +236,17 @@ def parse_service(raw, index: int) -> Service:
     _check_key_scope(raw, name, tier, runtime)
     min_mb, max_mb = _parse_min_max(raw, name)
     unit = unit_of(name)
+    weight = _parse_weight(raw, name)
+    swap_max_mb = _size_mb(raw, name, "swap_max", allow_zero=True) if tier == 1 else None
+    memory_high_mb = _size_mb(raw, name, "memory_high")
+    oomd = flag(raw, name, "oomd", SERVICE_SCHEMA["oomd"]["default"])
+    oom_score_adjust = _parse_oom_score_adjust(raw, name, tier, runtime, unit)
+    oom_policy = _parse_oom_policy(raw, name, tier, runtime, unit)
+    # Each key's refusal comes in SERVICE_SCHEMA's order: the runtimes' keys, processes, the products' keys.
+    settings = {}
+    for product in RUNTIME_PRODUCTS:
+        settings.update(product.parse(raw, name, runtime))
+    processes = _parse_processes(raw, name, unit)
     return Service(
         name=name,
         unit=unit,
@@ -319,21 +254,23 @@ def parse_service(raw, index: int) -> Service:
         runtime=runtime,
         min_mb=min_mb,
         max_mb=max_mb,
-        weight=_parse_weight(raw, name),
-        swap_max_mb=_size_mb(raw, name, "swap_max", allow_zero=True) if tier == 1 else None,
-        memory_high_mb=_size_mb(raw, name, "memory_high"),
-        oomd=_parse_bool(raw, name, "oomd"),
-        oom_score_adjust=_parse_oom_score_adjust(raw, name, tier, unit),
-        oom_policy=_parse_oom_policy(raw, name, tier, runtime, unit),
-        gomemlimit_mb=_size_mb(raw, name, "gomemlimit"),
-        per_worker_mb=_size_mb(raw, name, "per_worker") if runtime == "python" else None,
-        master_mb=_size_mb(raw, name, "master") if runtime == "python" else None,
-        processes=_parse_processes(raw, name, unit),
-        limit_req_clients=_parse_limit_req_clients(raw, name),
-        tune_bufsize=_parse_tune_bufsize(raw, name),
-        introspection_cache=_parse_bool(raw, name, "introspection_cache"),
-        reassembly_share=_parse_reassembly(raw, name),
+        weight=weight,
+        swap_max_mb=swap_max_mb,
+        memory_high_mb=memory_high_mb,
+        oomd=oomd,
+        oom_score_adjust=oom_score_adjust,
+        oom_policy=oom_policy,
+        processes=processes,
+        settings={**settings, **_service_product_settings(raw, name, runtime)},
     )
+
+
+def _service_product_settings(raw: dict, name: str, runtime: str) -> dict:
+    settings = {}
+    for product in SERVICE_PRODUCTS:
+        if product.parse:
+            settings.update(product.parse(raw, name, runtime))
+    return settings
 
 
 def _present(units) -> set | None:

@@ -2,6 +2,7 @@
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MIB
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._products import PRODUCTS
 
 TABLE_COLUMNS = (
     ("service", "name"),
@@ -14,16 +15,9 @@ TABLE_COLUMNS = (
     ("workers", "workers"),
     ("OOMScoreAdjust", "oom_score_adjust"),
 )
-# Sizes inside a service (memory_extras), printed one line per service that has any: the roles
+# Sizes inside a service (its products' sizes), printed one line per service that has any: the roles
 # write them (nginx_limit_req's zone size, say), so budget.yml must show them too.
-EXTRAS = (
-    "limit_req_zone_size",
-    "maxconn",
-    "tune_bufsize",
-    "introspection_max_cost",
-    "max_buffered_pages_total",
-    "max_buffered_pages_per_connection",
-)
+EXTRAS = tuple(key for product in PRODUCTS for key in product.table_keys)
 TERM_LABELS = (
     ("base_mb", "base"),
     ("page_cache_mb", "page cache"),

@@ -3,15 +3,23 @@
 """oathkeeper_access_rules, checked, as Ory Oathkeeper's access rules file.
 
 Each rule names handlers config.yml enables (Oathkeeper refuses a rule that names a disabled
-one); by default the first enabled one of each kind. URLs are checked as oathkeeper_config
-checks the handlers' own: one line, no spaces.
+one); by default the first enabled one of each kind. URLs are checked as _oathkeeper.py
+checks the handlers' own: one line, no spaces. The error and the URL forms live here, and _oathkeeper.py
+imports them, so the two modules do not import each other.
 """
 
 from __future__ import annotations
 
 import re
 
-from ._oathkeeper_config import MATCH_PATTERN, URL, URL_FORM, OathkeeperConfigError, checked_mapping
+from ._variable_checks import mapping
+
+# An absolute http(s) URL of RFC 3986 characters, with a host: no whitespace, no control
+# character (jsonschema's uri check lets a trailing newline through; Go's url.Parse does not).
+URL = re.compile(r"https?://[A-Za-z0-9._~%!$&'()*+,;=:@\[\]-]+(?:[/?#][A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]*)?")
+# A rule's match URL is a pattern (http://<.*>/<.*>): any printable characters but whitespace.
+MATCH_PATTERN = re.compile(r"https?://[!-~]+")
+URL_FORM = "an http(s) URL on one line, without spaces, such as http://127.0.0.1:4445/admin/oauth2/introspect"
 
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -22,6 +30,14 @@ VARIABLES = {
     "mutators": "oathkeeper_mutators",
 }
 RULE_KEYS = ("id", "url", "methods", "upstream", "authenticators", "authorizer", "mutators")
+
+
+class OathkeeperConfigError(ValueError):
+    """An oathkeeper role variable that would emit a key Oathkeeper does not have, or a value it refuses."""
+
+
+def checked_mapping(value, where: str, expected: str) -> dict:
+    return mapping(value, where, OathkeeperConfigError, expected=expected)
 
 
 def _rule_handlers(rule: dict, where: str, key: str, handlers: dict, many: bool):

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils import _caddy_config as caddy_config
-from ansible_collections.smallvps.hardening.plugins.plugin_utils import _haproxy_config as haproxy_config
-from ansible_collections.smallvps.hardening.plugins.plugin_utils import _nginx_limit_req as nginx_limit_req
+from ansible_collections.smallvps.hardening.plugins.plugin_utils import _caddy as caddy_config
+from ansible_collections.smallvps.hardening.plugins.plugin_utils import _haproxy as haproxy_config
+from ansible_collections.smallvps.hardening.plugins.plugin_utils import _nginx as nginx_limit_req
 from ansible_collections.smallvps.hardening.plugins.plugin_utils import _swap_sizing as swap_sizing
-from ansible_collections.smallvps.hardening.plugins.plugin_utils import _traefik_config as traefik_config
+from ansible_collections.smallvps.hardening.plugins.plugin_utils import _traefik as traefik_config
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_host import normalize_facts
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError, parse_size
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_config import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import (
     OathkeeperConfigError,
     build_config,
 )

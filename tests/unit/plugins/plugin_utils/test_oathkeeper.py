@@ -13,11 +13,18 @@ import copy
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper_config import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import (
     OathkeeperConfigError,
     build_config,
     check_environment,
     exposed,
+    introspection_max_cost,
+    sizes,
+)
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.product_service import (
+    CONTEXT,
+    MIB,
+    service,
 )
 from ansible_collections.smallvps.hardening.tests.unit.upstream_schemas import errors, needs_schema
 
@@ -405,3 +412,23 @@ def test_ansibles_lazy_type_names_never_reach_a_refusal(starts, changes):
     message = str(refused.value)
     assert message.startswith(starts), message
     assert "_Ansible" not in message and "Lazy" not in message, message
+
+
+# The planner's side: the introspection cache the budget holds (was test_memory_extras.py).
+@pytest.mark.parametrize(
+    ("budget_bytes", "expected"),
+    [
+        (128 * MIB, 6355),  # 13421772.8 / 2112 = 6355.0...
+        (115 * MIB, 5709),  # 12058624 / 2112 = 5709.6
+        (8 * MIB, 1000),  # 397 entries: the floor of 1000 wins
+        (21120000, 1000),  # exactly 1000 entries
+        (1024 * MIB, 50840),  # 107374182.4 / 2112 = 50840.0...
+    ],
+)
+def test_introspection_max_cost(budget_bytes, expected):
+    assert introspection_max_cost(budget_bytes) == expected
+
+
+def test_the_cache_size_only_for_an_entry_that_asks():
+    assert sizes(service(runtime="go"), 128, CONTEXT) == {}
+    assert sizes(service(runtime="go", introspection_cache=True), 128, CONTEXT) == {"introspection_max_cost": 6355}

@@ -1,6 +1,7 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
-"""nginx request and connection limits: the role's variables checked once, rendered as nginx lines.
+"""nginx: its service key (limit_req_clients), its built-in plan entry, the limit_req zone size its clients need,
+and the nginx_limit_req role's variables checked once and rendered as nginx lines.
 
 Pure Python, no Ansible imports. The nginx_limit_req role's templates only print what
 build_config returns, so every rule nginx would refuse at `nginx -t` (or, worse, accept and
@@ -12,13 +13,17 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ._memory_extras import NGINX_LIMIT_REQ_MIN_ZONE_BYTES as MIN_ZONE_BYTES
-from ._memory_extras import NGINX_LIMIT_REQ_STATE_BYTES as LIMIT_REQ_STATE_BYTES
-from ._memory_sizes import KIB, MIB
+from ._memory_sizes import KIB, MIB, MemoryBudgetError
+from ._plan_input import plan_entries
+from ._product import Product, Renderer, refuse
 from ._variable_checks import is_int, kind, mapping
 
-# One limit_conn state on 64-bit nginx is 64 bytes (a limit_req state, 128: memory_extras, where
-# the plan sizes zones); nginx refuses a zone smaller than 8 pages, limit_conn gets the same floor.
+NGINX_UNIT = "nginx.service"
+# limit_req: one state is 128 bytes on 64-bit; a zone smaller than 32 KiB is refused.
+LIMIT_REQ_STATE_BYTES = 128
+MIN_ZONE_BYTES = 32 * KIB
+# One limit_conn state on 64-bit nginx is 64 bytes; nginx refuses a zone smaller than 8 pages, limit_conn gets the
+# same floor.
 LIMIT_CONN_STATE_BYTES = 64
 STATUS_RANGE = (400, 599)
 LOG_LEVELS = ("info", "notice", "warn", "error")
@@ -414,3 +419,78 @@ def build_config(
         "zones": [{k: z[k] for k in ("name", "key", "size", "size_bytes", "rate", "states")} for z in req],
         "conn_zones": [{k: z[k] for k in ("name", "key", "size", "size_bytes", "states")} for z in conn],
     }
+
+
+# The planner's side: the service key, the built-in entry and the zone size.
+KEYS = {"limit_req_clients": {"type": "int"}}
+# 8000 clients: a 1000k limit_req zone, for the nginx_limit_req zones that give no size.
+BUILTIN = {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000}
+
+
+def parse(raw: dict, name: str, runtime: str) -> dict:
+    if "limit_req_clients" not in raw:
+        return {"limit_req_clients": None}
+    clients = raw["limit_req_clients"]
+    if not is_int(clients) or clients <= 0:
+        raise refuse(
+            name, "limit_req_clients", f"{clients!r} is not a positive integer (expected distinct client addresses)"
+        )
+    return {"limit_req_clients": clients}
+
+
+def limit_req_zone_bytes(clients: int) -> int:
+    by_states = -(-clients * LIMIT_REQ_STATE_BYTES // KIB) * KIB
+    return max(MIN_ZONE_BYTES, by_states)
+
+
+def sizes(service, limit_mb: int, context) -> dict:
+    if service.limit_req_clients is None:
+        return {}
+    zone_bytes = limit_req_zone_bytes(service.limit_req_clients)
+    if zone_bytes > limit_mb * MIB:
+        raise refuse(
+            service.name,
+            "limit_req_clients",
+            f"{service.limit_req_clients} clients need a {zone_bytes // KIB}k zone, "
+            f"more than the service's {limit_mb} MiB; lower limit_req_clients or raise min",
+        )
+    return {"limit_req_zone_size": f"{zone_bytes // KIB}k", "limit_req_zone_bytes": zone_bytes}
+
+
+def plan_zone_size(plan):
+    """The plan's limit_req_zone_size for nginx.service; None without that entry or that key."""
+    for entry in plan_entries(plan, "nginx_limit_req_config"):
+        if entry["unit"] == NGINX_UNIT:
+            return entry.get("limit_req_zone_size")
+    return None
+
+
+def nginx_limit_req_config(
+    plan,
+    zones=(),
+    conn_zones=(),
+    locations=(),
+    allowlist=(),
+    status=429,
+    conn_status=429,
+    log_level="error",
+    dry_run=False,
+):
+    """The public filter's and the render action's function: the role's lines from the whole plan."""
+    return build_config(
+        zones, conn_zones, locations, allowlist, plan_zone_size(plan), status, conn_status, log_level, dry_run
+    )
+
+
+# A pre-fork server: the master respawns a worker the OOM killer took.
+PRODUCT = Product(
+    name="nginx",
+    keys=KEYS,
+    parse=parse,
+    units=(NGINX_UNIT,),
+    builtin=BUILTIN,
+    prefork=True,
+    sizes=sizes,
+    table_keys=("limit_req_zone_size",),
+    render=Renderer("nginx_limit_req", nginx_limit_req_config, "plan", (NginxLimitReqError, MemoryBudgetError)),
+)

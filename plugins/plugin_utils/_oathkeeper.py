@@ -1,6 +1,7 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
-"""The oathkeeper role's variables, checked, as Ory Oathkeeper's config.yml.
+"""Ory Oathkeeper: its service key (introspection_cache), the token cache its budget holds, and the oathkeeper
+role's variables, checked, as config.yml (the access rules file: _oathkeeper_rules.py).
 
 Only keys Oathkeeper's schema defines can come out (UPSTREAM.md, "Ory Oathkeeper"): every
 handler takes a fixed set of fields, and the popular ones that do not exist (a top-level
@@ -17,19 +18,27 @@ empty) get loopback hosts, and any other host is refused without its `*_expose` 
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
+import math
 import re
+from fractions import Fraction
 
-from ._variable_checks import duration_within_go, is_int, mapping
+from ._memory_sizes import MIB, MemoryBudgetError
+from ._oathkeeper_rules import (
+    URL,
+    URL_FORM,
+    OathkeeperConfigError,
+    build_rules,
+    checked_mapping,
+)
+from ._plan_input import plan_entries
+from ._product import Product, Renderer, flag, service_unit
+from ._variable_checks import duration_within_go, is_int
 
 # Oathkeeper's own duration pattern (one number, one unit).
 _DURATION = re.compile(r"[0-9]+(?:ns|us|ms|s|m|h)")
 DURATION_FORM = "a duration with one unit, such as 5s, 2m or 120s"
-# An absolute http(s) URL of RFC 3986 characters, with a host: no whitespace, no control
-# character (jsonschema's uri check lets a trailing newline through; Go's url.Parse does not).
-URL = re.compile(r"https?://[A-Za-z0-9._~%!$&'()*+,;=:@\[\]-]+(?:[/?#][A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]*)?")
-# A rule's match URL is a pattern (http://<.*>/<.*>): any printable characters but whitespace.
-MATCH_PATTERN = re.compile(r"https?://[!-~]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 PROXY_TIMEOUT_KEYS = ("read", "write", "idle")
@@ -51,7 +60,6 @@ REQUIRED = {
 }
 URL_FIELDS = ("introspection_url", "token_url", "remote")
 LIST_FIELDS = ("required_scope", "target_audience", "trusted_issuers")
-URL_FORM = "an http(s) URL on one line, without spaces, such as http://127.0.0.1:4445/admin/oauth2/introspect"
 CACHE_KEYS = ("enabled", "ttl")
 CACHED = ("oauth2_introspection", "oauth2_client_credentials")
 # What each handler list falls back to when empty, for the refusal's example.
@@ -67,10 +75,6 @@ SERVES = {
     "api": "the management API (the access rules, /decisions, health; no authentication)",
     "prometheus": "the Prometheus endpoint (request metrics; no authentication)",
 }
-
-
-class OathkeeperConfigError(ValueError):
-    """An oathkeeper role variable that would emit a key Oathkeeper does not have, or a value it refuses."""
 
 
 def _duration(value, where: str) -> str:
@@ -90,10 +94,6 @@ def _bool(value, where: str) -> bool:
     if not isinstance(value, bool):
         raise OathkeeperConfigError(f"{where}: {value!r} is not a boolean; expected true or false")
     return value
-
-
-def checked_mapping(value, where: str, expected: str) -> dict:
-    return mapping(value, where, OathkeeperConfigError, expected=expected)
 
 
 def _is_loopback(host: str) -> bool:
@@ -314,3 +314,102 @@ def build_config(
         "mutators": _handlers("mutators", {"noop": {}} if mutators is None else mutators, MUTATORS, {}),
         "log": {"level": log_level},
     }
+
+
+# The planner's side: the service key and the cache size.
+KEYS = {"introspection_cache": {"type": "bool", "default": False, "runtime": "go"}}
+# oauth2_introspection cache (ristretto): every entry has cost 1, so max_cost is an entry count. One entry ~ 2 KiB
+# (token|introspection_url key, JSON introspection result, store item) + 10 counters x (2 B count-min sketch
+# + ~1.2 B doorkeeper bloom) doubled for power-of-two rounding = 64 B.
+INTROSPECTION_CACHE_SHARE = Fraction(1, 10)
+INTROSPECTION_ENTRY_BYTES = 2048 + 64
+INTROSPECTION_MIN_MAX_COST = 1000
+UNIT = "oathkeeper.service"
+
+
+def parse(raw: dict, name: str, runtime: str) -> dict:
+    return {"introspection_cache": flag(raw, name, "introspection_cache", KEYS["introspection_cache"]["default"])}
+
+
+def introspection_max_cost(budget_bytes: int) -> int:
+    return max(
+        INTROSPECTION_MIN_MAX_COST, math.floor(INTROSPECTION_CACHE_SHARE * budget_bytes / INTROSPECTION_ENTRY_BYTES)
+    )
+
+
+def sizes(service, limit_mb: int, context) -> dict:
+    if not service.introspection_cache:
+        return {}
+    return {"introspection_max_cost": introspection_max_cost(limit_mb * MIB)}
+
+
+def oathkeeper_config(
+    plan_entry,
+    proxy_port=4455,
+    proxy_timeouts=None,
+    api_host="127.0.0.1",
+    api_port=4456,
+    authenticators=None,
+    authorizers=None,
+    mutators=None,
+    rules=None,
+    rules_path="/etc/oathkeeper/rules.yml",
+    log_level="info",
+    prometheus_host="127.0.0.1",
+    prometheus_port=9000,
+    api_expose=False,
+    prometheus_expose=False,
+    telemetry_enabled=False,
+    environment=None,
+):
+    """The public filter's function: config.yml, the access rules and the warnings, from Oathkeeper's plan entry."""
+    if not isinstance(plan_entry, dict):
+        raise OathkeeperConfigError(
+            "smallvps_services: no memory plan entry for Oathkeeper; add one such as "
+            "{name: oathkeeper, tier: 1, runtime: go, min: 64M, introspection_cache: true}"
+        )
+    check_environment({} if environment is None else environment, telemetry_enabled)
+    config = build_config(
+        proxy_port,
+        proxy_timeouts,
+        api_host,
+        api_port,
+        authenticators,
+        authorizers,
+        mutators,
+        rules_path,
+        log_level,
+        plan_entry.get("introspection_max_cost"),
+        prometheus_host,
+        prometheus_port,
+        api_expose,
+        prometheus_expose,
+    )
+    rules = build_rules(rules, config["authenticators"], config["authorizers"], config["mutators"])
+    return {"config": config, "rules": rules, "warnings": exposed(config)}
+
+
+def oathkeeper_from_plan(plan, unit=UNIT, **options):
+    """The render action's function: oathkeeper_config on the entry of `unit` (oathkeeper_service: a service name
+    or unit) in the whole plan; no plan or no such entry is the filter's refusal of a missing entry."""
+    entry = None
+    if plan is not None:
+        wanted = service_unit(unit) if isinstance(unit, str) and unit else unit
+        entry = next((each for each in plan_entries(plan, "oathkeeper_config") if each["unit"] == wanted), None)
+    return oathkeeper_config(entry, **options)
+
+
+PRODUCT = Product(
+    name="oathkeeper",
+    keys=KEYS,
+    parse=parse,
+    sizes=sizes,
+    table_keys=("introspection_max_cost",),
+    render=Renderer(
+        "oathkeeper",
+        oathkeeper_from_plan,
+        "plan",
+        (OathkeeperConfigError, MemoryBudgetError),
+        extra_options=("unit",) + tuple(inspect.signature(oathkeeper_config).parameters)[1:],
+    ),
+)

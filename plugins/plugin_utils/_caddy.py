@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ._product import Product, Renderer
 from ._variable_checks import duration_within_go, is_int, mapping, port_in_range
 
 # Go durations as Caddy reads them (time.ParseDuration plus Caddy's "d" for days): 10s, 1m30s, 500ms.
@@ -164,3 +165,7 @@ def build_caddyfile(
         lines += ["\t\ttransport http {"] + [f"\t\t\t{line}" for line in transport] + ["\t\t}"]
     lines += ["\t}", "}"]
     return {"lines": lines}
+
+
+# The public filter and the render action call build_caddyfile itself: no plan, the site address first.
+PRODUCT = Product(name="caddy", render=Renderer("caddy", build_caddyfile, None, (CaddyConfigError,)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ._product import Product, Renderer
 from ._variable_checks import duration_within_go, is_int, mapping, port_in_range
 
 # Go's time.ParseDuration forms: 10s, 1m30s, 500ms.
@@ -258,3 +259,41 @@ def build_config(
         "required_version": required,
         "recommended_version": RECOMMENDED_VERSION,
     }
+
+
+def traefik_config(
+    address,
+    upstreams,
+    responding_timeouts,
+    forwarding_timeouts,
+    max_header_bytes,
+    max_idle_conns_per_host,
+    compress=True,
+    encodings=("gzip",),
+    file_watch=False,
+    dynamic_path="/etc/traefik/dynamic.yml",
+    rule="PathPrefix(`/`)",
+    log_level="INFO",
+    version=None,
+    check_new_version=False,
+):
+    """The public filter's and the render action's function (no plan): build_config with every option a keyword."""
+    return build_config(
+        address,
+        upstreams,
+        responding_timeouts,
+        forwarding_timeouts,
+        max_header_bytes,
+        max_idle_conns_per_host,
+        compress,
+        list(encodings),
+        file_watch,
+        dynamic_path,
+        rule,
+        log_level,
+        version=version,
+        check_new_version=check_new_version,
+    )
+
+
+PRODUCT = Product(name="traefik", render=Renderer("traefik", traefik_config, None, (TraefikConfigError,)))

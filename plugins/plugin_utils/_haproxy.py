@@ -1,12 +1,12 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
-"""HAProxy in front of the app: the role's variables checked once, rendered as haproxy.cfg lines.
+"""HAProxy in front of the app: its service key (tune_bufsize), its built-in plan entry, the maxconn its budget
+holds, and the role's variables checked once and rendered as haproxy.cfg lines.
 
-Pure Python, no Ansible imports. The haproxy role's template only prints what build_config
-returns. The memory numbers (global maxconn, tune.bufsize) come from the plan entry of
-haproxy.service (memory_extras sizes them); nothing here computes memory. Every value HAProxy
-would refuse, or accept and read differently (a plain number of milliseconds where seconds
-were meant), is refused first, with a message that names the variable and the accepted form.
+Pure Python, no Ansible imports. The haproxy role's template only prints what build_config returns; its memory
+numbers (global maxconn, tune.bufsize) are the plan entry's, which `sizes` gives. Every value HAProxy would refuse,
+or accept and read differently (a plain number of milliseconds where seconds were meant), is refused first, with a
+message that names the variable and the accepted form.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ._memory_sizes import KIB, MIB, MemoryBudgetError
+from ._plan_input import plan_entries
+from ._product import Product, Renderer, refuse
 from ._variable_checks import is_int, kind
 
 HAPROXY_UNIT = "haproxy.service"
@@ -213,7 +216,10 @@ def _nbthread(nbthread, cpus) -> int:
     return nbthread
 
 
-BUILTIN_ENTRY = "{name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384}"
+# 16384: HAProxy's default buffer, the least HTTP/2 accepts; the plan sizes maxconn from it.
+BUILTIN = {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384}
+# The entry as the refusals show it (YAML flow style), without the processes the user need not write.
+BUILTIN_ENTRY = "{" + ", ".join(f"{key}: {value}" for key, value in BUILTIN.items() if key != "processes") + "}"
 
 
 def no_entry_message() -> str:
@@ -303,3 +309,98 @@ def build_config(
         "servers": addresses,
         "timeouts": parsed_timeouts,
     }
+
+
+# The planner's side: the service key, and the connections the budget holds.
+KEYS = {"tune_bufsize": {"type": "int"}}
+TUNE_BUFSIZE_RANGE = (1024, 1048576)
+# A full connection holds two buffers of tune.bufsize (request and response) plus its session, stream and
+# connection structs and the kernel's socket buffers. 20 KiB for that overhead makes the default 16384-byte buffer
+# cost 52 KiB, upstream's own rough sizing of about 20000 saturated connections per GB. The process itself (code,
+# pools, threads) is the base.
+CONNECTION_OVERHEAD_BYTES = 20 * KIB
+BASE_BYTES = 16 * MIB
+
+
+def parse(raw: dict, name: str, runtime: str) -> dict:
+    if "tune_bufsize" not in raw:
+        return {"tune_bufsize": None}
+    bufsize = raw["tune_bufsize"]
+    low, high = TUNE_BUFSIZE_RANGE
+    if not is_int(bufsize) or not low <= bufsize <= high:
+        raise refuse(
+            name,
+            "tune_bufsize",
+            f"{bufsize!r} is not HAProxy's tune.bufsize in bytes; expected an integer "
+            f"in {low}..{high}, 16384 by default (HTTP/2 needs at least 16384)",
+        )
+    return {"tune_bufsize": bufsize}
+
+
+def connection_bytes(bufsize: int) -> int:
+    return 2 * bufsize + CONNECTION_OVERHEAD_BYTES
+
+
+def maxconn_for(bufsize: int, limit_bytes: int) -> int:
+    """Connections that fit under the first limit that acts (MemoryHigh when there is one, not the budget)."""
+    return (limit_bytes - BASE_BYTES) // connection_bytes(bufsize)
+
+
+def sizes(service, limit_mb: int, context) -> dict:
+    if service.tune_bufsize is None:
+        return {}
+    maxconn = maxconn_for(service.tune_bufsize, limit_mb * MIB)
+    if maxconn < 1:
+        raise refuse(
+            service.name,
+            "tune_bufsize",
+            f"{limit_mb} MiB minus the {BASE_BYTES // MIB} MiB base leaves "
+            f"no room for one {connection_bytes(service.tune_bufsize)}-byte connection; raise min or "
+            "lower tune_bufsize",
+        )
+    return {
+        "tune_bufsize": service.tune_bufsize,
+        "maxconn": maxconn,
+        "connection_bytes": connection_bytes(service.tune_bufsize),
+    }
+
+
+def plan_entry(plan) -> dict:
+    """The plan's haproxy.service entry; refused when it is missing or has no maxconn."""
+    for entry in plan_entries(plan, "haproxy_config", need_summary=True):
+        if entry["unit"] == HAPROXY_UNIT:
+            if entry.get("maxconn") is None:
+                raise HaproxyConfigError(no_maxconn_message(entry["name"]))
+            return entry
+    raise HaproxyConfigError(no_entry_message())
+
+
+def haproxy_config(
+    plan, servers=None, port=80, bind_address="*", timeouts=None, http2=True, nbthread=None, hard_stop_after="30s"
+):
+    """The public filter's and the render action's function: the lines of haproxy.cfg from the whole plan."""
+    entry = plan_entry(plan)
+    return build_config(
+        servers,
+        entry.get("tune_bufsize"),
+        entry["maxconn"],
+        plan["summary"]["cpus"],
+        port=port,
+        bind_address=bind_address,
+        timeouts=timeouts,
+        http2=http2,
+        nbthread=nbthread,
+        hard_stop_after=hard_stop_after,
+    )
+
+
+PRODUCT = Product(
+    name="haproxy",
+    keys=KEYS,
+    parse=parse,
+    units=(HAPROXY_UNIT,),
+    builtin=BUILTIN,
+    sizes=sizes,
+    table_keys=("maxconn", "tune_bufsize"),
+    render=Renderer("haproxy", haproxy_config, "plan", (HaproxyConfigError, MemoryBudgetError)),
+)

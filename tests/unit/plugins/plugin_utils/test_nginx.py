@@ -10,9 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx_limit_req import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._nginx import (
     NginxLimitReqError,
     build_config,
+    limit_req_zone_bytes,
+    sizes,
+)
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.product_service import (
+    CONTEXT,
+    MIB,
+    service,
 )
 
 RATE_FORM = (
@@ -710,3 +718,30 @@ def test_the_largest_numbers_nginx_parses_still_render():
     )
     assert config["http"][0] == "limit_req_zone $binary_remote_addr zone=perip:8796093022207m rate=9223372036854775r/m;"
     assert config["locations"][0]["lines"] == ["limit_req zone=perip burst=9223372036854775 delay=9223372036854775;"]
+
+
+# The planner's side: the zone size its clients need (was test_memory_extras.py).
+@pytest.mark.parametrize(
+    ("clients", "expected"),
+    [(1, 32768), (256, 32768), (257, 33792), (264, 33792), (10000, 1280000), (100000, 12800000)],
+)
+def test_limit_req_zone_bytes(clients, expected):
+    # 128 bytes a state, rounded up to whole KiB, at least 32 KiB
+    assert limit_req_zone_bytes(clients) == expected
+
+
+def test_the_zone_size_from_the_limit():
+    assert sizes(service(limit_req_clients=10000), 64, CONTEXT) == {
+        "limit_req_zone_size": "1250k",
+        "limit_req_zone_bytes": 1280000,
+    }
+
+
+def test_zone_larger_than_the_limit_is_refused():
+    with pytest.raises(MemoryBudgetError) as caught:
+        sizes(service(min=1, limit_req_clients=100000), 1, CONTEXT)
+    message = str(caught.value)
+    assert message.startswith("memory_budget: service 'svc' key 'limit_req_clients': 100000 clients need a 12500k zone")
+    assert "more than the service's 1 MiB" in message
+    # 8192 clients need exactly 1 MiB: that still fits a 1 MiB limit
+    assert sizes(service(min=1, limit_req_clients=8192), 1, CONTEXT)["limit_req_zone_bytes"] == MIB

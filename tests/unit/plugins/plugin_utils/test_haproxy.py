@@ -10,11 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy_config import (
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._haproxy import (
+    BUILTIN_ENTRY,
     DEFAULT_TIMEOUTS,
     HaproxyConfigError,
     build_config,
     parse_time,
+    sizes,
+)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
+from ansible_collections.smallvps.hardening.tests.unit.plugins.plugin_utils.product_service import (
+    CONTEXT,
+    MIB,
+    service,
 )
 
 # The built-in 64M haproxy entry: maxconn (64 MiB - 16 MiB) / (2 x 16384 + 20 KiB) = 945.
@@ -380,3 +388,30 @@ def test_servers_round_trip(servers):
             assert ipaddress.IPv6Address(host[1:-1]) == ipaddress.IPv6Address(given_server.rpartition(":")[0][1:-1])
         else:
             assert host == given_server.rpartition(":")[0]
+
+
+# The planner's side: the connections the budget holds (was test_memory_extras.py).
+def test_haproxy_maxconn_follows_the_budget_and_the_buffer():
+    # 64 MiB - 16 MiB base, at 2 x 16384 + 20 KiB = 53248 bytes per connection.
+    assert sizes(service(tune_bufsize=16384), 64, CONTEXT) == {
+        "tune_bufsize": 16384,
+        "maxconn": 945,
+        "connection_bytes": 53248,
+    }
+    # Halving the buffer: 2 x 8192 + 20480 = 36864 bytes, more connections in the same memory.
+    assert sizes(service(tune_bufsize=8192), 64, CONTEXT)["maxconn"] == 48 * MIB // 36864
+    # Upstream's rough sizing: ~20000 saturated connections per GB at the default buffer.
+    assert 19000 < sizes(service(tune_bufsize=16384), 1024, CONTEXT)["maxconn"] < 21000
+
+
+def test_haproxy_budget_without_room_for_one_connection_is_refused():
+    with pytest.raises(MemoryBudgetError) as refused:
+        sizes(service(min=16, tune_bufsize=16384), 16, CONTEXT)
+    assert str(refused.value).startswith(
+        "memory_budget: service 'svc' key 'tune_bufsize': 16 MiB minus the 16 MiB base"
+    )
+
+
+def test_the_refusals_show_the_built_in_entry_as_the_role_writes_it():
+    # roles/haproxy/vars/main.yml's haproxy_builtin_entry repeats this string for the role's own messages.
+    assert BUILTIN_ENTRY == "{name: haproxy, tier: 0, min: 64M, tune_bufsize: 16384}"

