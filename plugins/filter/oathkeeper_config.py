@@ -121,15 +121,10 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import (
-    OathkeeperConfigError,
-)
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import (
-    oathkeeper_config as product_oathkeeper_config,
-)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._oathkeeper import OathkeeperConfigError, config_files
 
-# The filter takes Oathkeeper's plan entry (the render action, the whole plan and the entry's unit).
-oathkeeper_config = as_filter_errors(OathkeeperConfigError)(product_oathkeeper_config)
+# The filter takes Oathkeeper's plan entry; the render action takes the whole plan and the entry's unit.
+oathkeeper_config = as_filter_errors(OathkeeperConfigError)(config_files)
 
 
 class FilterModule:

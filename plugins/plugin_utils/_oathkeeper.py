@@ -343,7 +343,7 @@ def sizes(service, limit_mb: int, context) -> dict:
     return {"introspection_max_cost": introspection_max_cost(limit_mb * MIB)}
 
 
-def oathkeeper_config(
+def config_files(
     plan_entry,
     proxy_port=4455,
     proxy_timeouts=None,
@@ -390,13 +390,13 @@ def oathkeeper_config(
 
 
 def oathkeeper_from_plan(plan, unit=UNIT, **options):
-    """The render action's function: oathkeeper_config on the entry of `unit` (oathkeeper_service: a service name
+    """The render action's function: config_files on the entry of `unit` (oathkeeper_service: a service name
     or unit) in the whole plan; no plan or no such entry is the filter's refusal of a missing entry."""
     entry = None
     if plan is not None:
         wanted = service_unit(unit) if isinstance(unit, str) and unit else unit
         entry = next((each for each in plan_entries(plan, "oathkeeper_config") if each["unit"] == wanted), None)
-    return oathkeeper_config(entry, **options)
+    return config_files(entry, **options)
 
 
 PRODUCT = Product(
@@ -410,6 +410,6 @@ PRODUCT = Product(
         oathkeeper_from_plan,
         "plan",
         (OathkeeperConfigError, MemoryBudgetError),
-        extra_options=("unit",) + tuple(inspect.signature(oathkeeper_config).parameters)[1:],
+        extra_options=("unit",) + tuple(inspect.signature(config_files).parameters)[1:],
     ),
 )
