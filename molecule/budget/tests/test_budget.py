@@ -42,3 +42,18 @@ def test_budget_refuses_a_unit_the_host_does_not_have(ansible_playbook):
     result = ansible_playbook(BUDGET, typo)
     assert result.returncode != 0
     assert "service 'ap' key 'name': unit ap.service does not exist on this host" in result.output, result.output
+
+
+def test_budget_counts_the_units_a_run_installs_later(ansible_playbook):
+    # Neither unit exists here. Counted as to come, shop's entry is planned instead of refused, and the built-in
+    # tier-0 haproxy joins as it does once haproxy.service exists.
+    later = {
+        "smallvps_services": [{"name": "shop", "tier": 1, "min": "64M"}],
+        "memory_plan_units_to_come": ["shop.service", "haproxy.service"],
+    }
+    result = ansible_playbook(BUDGET, later)
+    assert result.returncode == 0, result.output
+    assert "- shop " in result.stdout and "- haproxy " in result.stdout, result.stdout
+    result = ansible_playbook(BUDGET, dict(later, memory_plan_units_to_come=[]))
+    assert result.returncode != 0
+    assert "service 'shop' key 'name': unit shop.service does not exist on this host" in result.output, result.output
