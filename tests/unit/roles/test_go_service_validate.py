@@ -257,7 +257,14 @@ def test_deprecated_variables_feed_the_mapping_over_its_own_keys_and_warn(outcom
     assert (result["source"], result["version"]) == ("host", "2.0.0")
     [warning] = [w for w in warnings if "deprecated" in w]
     assert warning.startswith("go_service_host_path, go_service_sha256, go_service_source, go_service_version:")
-    assert "Set the mapping instead: go_service_binary:" in warning
+    # The mapping to set: the merged one, the deprecated variables' values in it.
+    merged = warning.split("Set the mapping instead: go_service_binary: ")[1].rstrip(".")
+    assert json.loads(merged) == {
+        "source": "host",
+        "host_path": FILE,
+        "version": "2.0.0",
+        "sha256": _sha256(FILE),
+    }
 
 
 def test_deprecated_variables_of_an_including_role_go_by_its_prefix(outcomes):
