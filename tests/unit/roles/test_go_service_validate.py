@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from ansible_collections.smallvps.hardening.tests.unit.local_playbook import ROOT
 
@@ -214,6 +215,12 @@ def test_the_result_has_its_documented_keys(outcomes):
     assert result["gomemlimit"] == "115MiB" and result["plan_entry"] == PLAN["services"]["collector"]
     assert (result["unit_changed"], result["binary_changed"], result["restarted"]) == (False, False, False)
     assert not [w for w in warnings if "deprecated" in w]
+    # Documented where a user looks: the argument spec (ansible-doc) and the README's table.
+    spec = yaml.safe_load((ROOT / "roles/go_service/meta/argument_specs.yml").read_text())
+    described = " ".join(spec["argument_specs"]["main"]["description"])
+    readme = (ROOT / "roles/go_service/README.md").read_text().split("## What it hands back")[1].split("\n## ")[0]
+    for key in result:
+        assert f"C({key})" in described and f"`{key}`" in readme, key
 
 
 @pytest.mark.parametrize(
