@@ -13,7 +13,7 @@ description:
   - Takes the memory plan and the variables of the P(smallvps.hardening.haproxy#role) role, refuses anything HAProxy
     would refuse (or read differently), and returns every line of the role's C(haproxy.cfg) template, by section.
   - Global C(maxconn) and C(tune.bufsize) are the C(maxconn) and C(tune_bufsize) of the plan's C(haproxy.service)
-    entry, which P(smallvps.hardening.memory_budget#filter) adds when that service sets C(tune_bufsize); C(maxconn) is
+    entry, which P(smallvps.hardening.memory_plan#filter) adds when that service sets C(tune_bufsize); C(maxconn) is
     the entry's first limit that acts (C(MemoryHigh) when the entry has one, else its budget) less 16 MiB, divided by
     2 x C(tune_bufsize) + 20 KiB a connection (945 for the built-in 64M entry).
     No option overrides them.
@@ -24,7 +24,7 @@ description:
 positional: servers, port, bind_address, timeouts, http2, nbthread, hard_stop_after
 options:
   _input:
-    description: The plan returned by P(smallvps.hardening.memory_budget#filter) (C(smallvps_memory_plan)).
+    description: The plan returned by P(smallvps.hardening.memory_plan#filter) (C(smallvps_memory_plan)).
     type: dict
     required: true
   servers:

@@ -10,7 +10,7 @@ version_added: 0.1.0
 author:
   - smallvps.hardening maintainers
 description:
-  - Turns the output of P(smallvps.hardening.memory_budget#filter) into a list of text lines, one per service
+  - Turns the output of P(smallvps.hardening.memory_plan#filter) into a list of text lines, one per service
     (name, tier, MemoryLow, MemoryMax, MemoryHigh, MemorySwapMax, GOMEMLIMIT, workers, OOMScoreAdjust; C(-) for
     none), then three summary lines (effective memory and its source, swap, cpus; the reserve and its terms;
     tier 0 and system.slice's MemoryLow, tier 2, pool, allocated, headroom) and one line per warning.
@@ -18,11 +18,11 @@ description:
 positional: _input
 options:
   _input:
-    description: The plan returned by P(smallvps.hardening.memory_budget#filter).
+    description: The plan returned by P(smallvps.hardening.memory_plan#filter).
     type: dict
     required: true
 seealso:
-  - plugin: smallvps.hardening.memory_budget
+  - plugin: smallvps.hardening.memory_plan
     plugin_type: filter
 """
 

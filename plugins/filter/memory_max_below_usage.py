@@ -19,7 +19,7 @@ description:
 positional: _input, shown
 options:
   _input:
-    description: The plan returned by P(smallvps.hardening.memory_budget#filter).
+    description: The plan returned by P(smallvps.hardening.memory_plan#filter).
     type: dict
     required: true
   shown:

@@ -185,7 +185,7 @@ options:
 seealso:
   - plugin: smallvps.hardening.memory_facts
     plugin_type: module
-  - plugin: smallvps.hardening.memory_budget_table
+  - plugin: smallvps.hardening.memory_plan_table
     plugin_type: filter
 """
 

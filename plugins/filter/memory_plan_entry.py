@@ -10,7 +10,7 @@ version_added: 0.4.0
 author:
   - smallvps.hardening maintainers
 description:
-  - Returns the service entry of a plan from P(smallvps.hardening.memory_budget#filter) whose C(unit) is the given one,
+  - Returns the service entry of a plan from P(smallvps.hardening.memory_plan#filter) whose C(unit) is the given one,
     or C(none) when the plan sizes no such unit.
   - The roles that run a planned service (gunicorn_gevent, haproxy, go_service and the roles built on it) read
     their numbers from this entry, and refuse to run when it is C(none).
@@ -23,7 +23,7 @@ options:
   unit:
     description:
       - The unit's name, C(app.service), read by the rule the plan applies to
-        O(smallvps.hardening.memory_budget#filter:services[].name) (one rule for both); a name without C(.service)
+        O(smallvps.hardening.memory_plan#filter:services[].name) (one rule for both); a name without C(.service)
         means C(<name>.service), and C(sshd) or C(sshd.service) means C(ssh.service) (Debian's unit, whose alias
         C(sshd.service) is).
     type: str

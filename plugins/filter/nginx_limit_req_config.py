@@ -13,7 +13,7 @@ description:
   - Takes the memory plan and the variables of the P(smallvps.hardening.nginx_limit_req#role) role, refuses
     anything nginx would refuse (or silently misapply), and returns every line the role's templates print.
   - A O(zones) entry without O(zones[].size) takes the C(limit_req_zone_size) of the plan's C(nginx.service)
-    entry, which P(smallvps.hardening.memory_budget#filter) adds when that service sets C(limit_req_clients)
+    entry, which P(smallvps.hardening.memory_plan#filter) adds when that service sets C(limit_req_clients)
     (128 bytes per state, at least 32 KiB).
   - With an O(allowlist), a C(geo) block sets C($smallvps_limit_exempt) to C(1) for the listed networks, and every zone
     is keyed on a C(map) that is empty for them (C($smallvps_limit_key_<zone>)); nginx does not account an empty key.
@@ -23,7 +23,7 @@ positional: zones, conn_zones, locations, allowlist, status, conn_status, log_le
 options:
   _input:
     description:
-      - The plan returned by P(smallvps.hardening.memory_budget#filter) (C(smallvps_memory_plan)).
+      - The plan returned by P(smallvps.hardening.memory_plan#filter) (C(smallvps_memory_plan)).
       - A plan without a C(nginx.service) entry, or whose entry has no C(limit_req_zone_size), gives no size;
         every zone must then set O(zones[].size).
     type: dict

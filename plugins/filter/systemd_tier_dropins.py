@@ -10,7 +10,7 @@ version_added: 0.1.0
 author:
   - smallvps.hardening maintainers
 description:
-  - Takes the plan returned by P(smallvps.hardening.memory_budget#filter) and returns, per service, the
+  - Takes the plan returned by P(smallvps.hardening.memory_plan#filter) and returns, per service, the
     systemd directives its tier gets. The numbers come from the plan; this filter only decides which
     directive carries which number, so templates compute nothing.
   - Tier 0 (protect) gets C(OOMScoreAdjust) (where the plan has one), C(MemoryLow) (its estimate),
@@ -28,11 +28,11 @@ description:
 positional: _input
 options:
   _input:
-    description: The plan returned by P(smallvps.hardening.memory_budget#filter).
+    description: The plan returned by P(smallvps.hardening.memory_plan#filter).
     type: dict
     required: true
 seealso:
-  - plugin: smallvps.hardening.memory_budget
+  - plugin: smallvps.hardening.memory_plan
     plugin_type: filter
 """
 

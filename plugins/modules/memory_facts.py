@@ -20,7 +20,7 @@ description:
   - The effective memory is the smaller of C(MemTotal) and that cgroup memory limit,
     so a container started with C(--memory 512m) on a big host reports 512 MiB.
   - See C(docs/memory-facts.md) in the collection for where each key is read from.
-  - This is the input of the P(smallvps.hardening.memory_budget#filter) filter.
+  - This is the input of the P(smallvps.hardening.memory_plan#filter) filter.
   - The module only reads files; it never changes the host.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -55,7 +55,7 @@ notes:
     C(/system.slice), then read that directory and each parent up to the mount root, skipping missing ones.
     A path with C(..) lies outside the cgroup namespace and only the mount root is read."
 seealso:
-  - plugin: smallvps.hardening.memory_budget
+  - plugin: smallvps.hardening.memory_plan
     plugin_type: filter
 """
 
@@ -66,7 +66,7 @@ EXAMPLES = r"""
 - name: Plan the memory of the services from it
   ansible.builtin.set_fact:
     memory_plan: >-
-      {{ ansible_facts.smallvps_memory | smallvps.hardening.memory_budget([
+      {{ ansible_facts.smallvps_memory | smallvps.hardening.memory_plan([
            {'name': 'nginx', 'tier': 0, 'min': '32M'},
            {'name': 'sshd', 'tier': 0, 'min': '16M'},
            {'name': 'app', 'tier': 1, 'runtime': 'python', 'min': '256M'}]) }}

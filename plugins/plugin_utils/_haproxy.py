@@ -205,7 +205,7 @@ def _nbthread(nbthread, cpus) -> int:
         if not is_int(cpus) or cpus < 1:
             raise HaproxyConfigError(
                 f"haproxy_config: input: the plan's summary.cpus is {cpus!r}, not a CPU count; "
-                "set haproxy_nbthread or pass the plan of smallvps.hardening.memory_budget"
+                "set haproxy_nbthread or pass the plan of smallvps.hardening.memory_plan"
             )
         return min(cpus, MAX_THREADS)
     if not is_int(nbthread) or not 1 <= nbthread <= MAX_THREADS:
@@ -243,7 +243,7 @@ def _check_plan_numbers(tune_bufsize, maxconn) -> None:
         if not is_int(value) or value < 1:
             raise HaproxyConfigError(
                 f"haproxy_config: input: the plan's haproxy.service entry has {key} {value!r}, not a "
-                "positive integer; pass the plan of smallvps.hardening.memory_budget"
+                "positive integer; pass the plan of smallvps.hardening.memory_plan"
             )
 
 

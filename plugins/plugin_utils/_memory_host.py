@@ -14,7 +14,7 @@ FACT_FORMS = (
     "ansible_facts containing smallvps_memory, or plain ansible_facts with memtotal_mb"
 )
 ANSIBLE_FACTS_WARNING = (
-    "memory_budget: facts: plain ansible_facts (memtotal_mb) were used, cgroup memory "
+    "memory_plan: facts: plain ansible_facts (memtotal_mb) were used, cgroup memory "
     "limits, CPU quotas and kernel watermarks were not read (watermarks are estimated); "
     "run smallvps.hardening.memory_facts first"
 )
@@ -43,7 +43,7 @@ def _fact_int(facts: dict, key: str, required: bool, minimum: int) -> int | None
     if value is None and not required:
         return None
     if not is_int(value) or value < minimum:
-        raise MemoryBudgetError(f"memory_budget: facts: key '{key}' is {value!r}; expected an integer >= {minimum}")
+        raise MemoryBudgetError(f"memory_plan: facts: key '{key}' is {value!r}; expected an integer >= {minimum}")
     return value
 
 
@@ -58,7 +58,7 @@ def _from_module(facts: dict) -> HostFacts:
             else "memtotal_bytes " + str(memtotal)
         )
         raise MemoryBudgetError(
-            f"memory_budget: facts: key 'effective_memory_bytes' is {effective}, above {above}; "
+            f"memory_plan: facts: key 'effective_memory_bytes' is {effective}, above {above}; "
             "expected min(memtotal_bytes, cgroup_memory_limit_bytes) as smallvps.hardening.memory_facts returns it"
         )
     source = str(facts.get("memory_source") or ("cgroup" if limit is not None and limit < memtotal else "meminfo"))
@@ -96,7 +96,7 @@ def _from_ansible_facts(facts: dict) -> HostFacts:
 def normalize_facts(facts) -> HostFacts:
     """HostFacts from any of the three accepted fact forms (see FACT_FORMS)."""
     if not isinstance(facts, dict):
-        raise MemoryBudgetError(f"memory_budget: facts: input is {kind(facts)}, expected {FACT_FORMS}")
+        raise MemoryBudgetError(f"memory_plan: facts: input is {kind(facts)}, expected {FACT_FORMS}")
     if "effective_memory_bytes" not in facts and isinstance(facts.get("smallvps_memory"), dict):
         facts = facts["smallvps_memory"]
     if "effective_memory_bytes" in facts:
@@ -104,6 +104,6 @@ def normalize_facts(facts) -> HostFacts:
     if "memtotal_mb" in facts:
         return _from_ansible_facts(facts)
     raise MemoryBudgetError(
-        f"memory_budget: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb "
+        f"memory_plan: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb "
         f"found (keys: {sorted(map(str, facts))[:12]}); expected {FACT_FORMS}"
     )

@@ -2,7 +2,7 @@
 # MIT License (see LICENSE)
 """The memory plan of one host: every number the roles write, computed once.
 
-Pure Python, no I/O. The memory_budget filter calls build_plan(); the memory_plan role runs
+Pure Python, no I/O. The memory_plan filter and the plan action call build_plan(); the memory_plan role runs
 that filter once per host and every role reads the result. docs/memory-budget.md explains
 every constant below. The sizes inside a service (workers, GOMEMLIMIT, caches, connections) are its products'
 (_products.py); nothing here names a product.
@@ -191,7 +191,7 @@ def _refuse_pool(services: list[Service], effective_mb: int, reserve_mb: int, po
     tier1_mb = sum(s.min_mb for s in services if s.tier == 1)
     names = ", ".join(f"'{s.name}'" for s in services)
     return MemoryBudgetError(
-        f"memory_budget: service {names} key 'min': the minimums do not fit: effective {effective_mb} MiB"
+        f"memory_plan: service {names} key 'min': the minimums do not fit: effective {effective_mb} MiB"
         f" - reserve {reserve_mb} MiB - tier-0 estimates {tier0_mb} MiB{listing(0)}"
         f" - tier-2 estimates {tier2_mb} MiB{listing(2)} = pool {pool_mb} MiB, but the tier-1 minimums"
         f" sum to {tier1_mb} MiB{listing(1)}; missing {tier1_mb - pool_mb} MiB. Lower 'min', move a service "
@@ -202,12 +202,12 @@ def _refuse_pool(services: list[Service], effective_mb: int, reserve_mb: int, po
 def _resolve_cpus(cpus, host: HostFacts, services: list[Service]) -> int:
     if cpus is not None:
         if not is_int(cpus) or cpus < 1:
-            raise MemoryBudgetError(f"memory_budget: option 'cpus': {cpus!r} is not an integer >= 1")
+            raise MemoryBudgetError(f"memory_plan: option 'cpus': {cpus!r} is not an integer >= 1")
         return cpus
     needing = [p.runtime for p in RUNTIME_PRODUCTS if p.needs_cpus and any(s.runtime == p.runtime for s in services)]
     if host.cpus is None and needing:
         raise MemoryBudgetError(
-            "memory_budget: option 'cpus': the facts have no CPU count (cpus, processor_vcpus or "
+            "memory_plan: option 'cpus': the facts have no CPU count (cpus, processor_vcpus or "
             f"processor_nproc) and a {needing[0]} service needs one; pass cpus=N"
         )
     return host.cpus or 1
@@ -239,7 +239,7 @@ def _check_swap(swap) -> dict | None:
     if swap is None:
         return None
     if not isinstance(swap, dict) or set(swap) - {"backend", "state", "zram_size_mb"}:
-        raise MemoryBudgetError(f"memory_budget: option 'swap': {swap!r} is not {SWAP_FORM}")
+        raise MemoryBudgetError(f"memory_plan: option 'swap': {swap!r} is not {SWAP_FORM}")
     zram_mb = swap.get("zram_size_mb")
     if zram_mb is not None:
         zram_mb = _as_spec_int(zram_mb)
@@ -250,7 +250,7 @@ def _check_swap(swap) -> dict | None:
     )
     for key, valid in checks:
         if not valid:
-            raise MemoryBudgetError(f"memory_budget: option 'swap': key '{key}' is {swap[key]!r}; expected {SWAP_FORM}")
+            raise MemoryBudgetError(f"memory_plan: option 'swap': key '{key}' is {swap[key]!r}; expected {SWAP_FORM}")
     return {**swap, "zram_size_mb": zram_mb} if "zram_size_mb" in swap else swap
 
 
@@ -265,8 +265,8 @@ def build_plan(
     swap=None,
 ) -> dict:
     """The whole memory plan: {'services': {name: entry}, 'summary': {...}, 'warnings': [...]}."""
-    high_ratio = parse_ratio(memory_high_ratio, 1, False, "memory_budget: option 'memory_high_ratio'")
-    go_ratio = parse_ratio(gomemlimit_ratio, MAX_GOMEMLIMIT_RATIO, True, "memory_budget: option 'gomemlimit_ratio'")
+    high_ratio = parse_ratio(memory_high_ratio, 1, False, "memory_plan: option 'memory_high_ratio'")
+    go_ratio = parse_ratio(gomemlimit_ratio, MAX_GOMEMLIMIT_RATIO, True, "memory_plan: option 'gomemlimit_ratio'")
     host = normalize_facts(facts)
     swap = _check_swap(swap)
     parsed = parse_services(services, units)

@@ -96,12 +96,12 @@ def resolve_reserve(reserve, host: HostFacts, swap: dict | None) -> dict:
             f"{terms['page_cache_mb']} + watermarks {terms['watermarks_mb']} + zram {terms['zram_mb']} MiB)"
         )
     else:
-        reserve_mb = parse_size_mb(reserve, "memory_budget: option 'reserve'")
+        reserve_mb = parse_size_mb(reserve, "memory_plan: option 'reserve'")
         resolved = {"reserve_mb": reserve_mb, "terms": {"given_mb": reserve_mb}, "watermarks_source": "given"}
         origin = f"reserve {reserve!r} ({reserve_mb} MiB)"
     if resolved["reserve_mb"] >= effective_mb:
         raise MemoryBudgetError(
-            f"memory_budget: option 'reserve': {origin} is not below the effective memory "
+            f"memory_plan: option 'reserve': {origin} is not below the effective memory "
             f"{effective_mb} MiB; pass a smaller reserve ({SIZE_FORM}) or use a bigger host"
         )
     return resolved

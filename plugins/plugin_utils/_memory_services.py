@@ -3,7 +3,7 @@
 """The services a host lists in `smallvps_services`: their schema, validation and unit identity.
 
 SERVICE_SCHEMA is the one source of the service keys: the keys every service has, here, and the keys each product
-adds (its module's Product.keys, through _products). The memory_budget filter's DOCUMENTATION and the memory_plan
+adds (its module's Product.keys, through _products). The memory_plan filter's DOCUMENTATION and the memory_plan
 role's argument spec repeat it for ansible-doc and for Ansible's own validation; tests/unit/test_service_schema.py
 ties both copies to it. Nothing here names a product.
 """
@@ -202,10 +202,10 @@ def _size_mb(raw: dict, name: str, key: str, allow_zero: bool = False) -> int | 
 def _parse_min_max(raw: dict, name: str) -> tuple[int, int | None]:
     if "min" not in raw:
         raise refuse(name, "min", f"required; expected {SIZE_FORM}")
-    min_bytes = parse_size(raw["min"], f"memory_budget: service '{name}' key 'min'")
+    min_bytes = parse_size(raw["min"], f"memory_plan: service '{name}' key 'min'")
     if "max" not in raw:
         return ceil_mib(min_bytes), None
-    max_bytes = parse_size(raw["max"], f"memory_budget: service '{name}' key 'max'")
+    max_bytes = parse_size(raw["max"], f"memory_plan: service '{name}' key 'max'")
     if max_bytes < min_bytes:
         raise refuse(name, "min", f"min {raw['min']!r} is above max {raw['max']!r}; min must be <= max")
     return ceil_mib(min_bytes), ceil_mib(max_bytes)
@@ -225,7 +225,7 @@ def _parse_processes(raw: dict, name: str, unit: str) -> tuple:
 def parse_service(raw, index: int) -> Service:
     if not isinstance(raw, dict):
         raise MemoryBudgetError(
-            f"memory_budget: option 'services': item {index + 1} is {type(raw).__name__}, "
+            f"memory_plan: option 'services': item {index + 1} is {type(raw).__name__}, "
             "expected a mapping with name, tier and min"
         )
     label = raw["name"] if isinstance(raw.get("name"), str) and raw.get("name") else f"#{index + 1}"
@@ -280,7 +280,7 @@ def _present(units) -> set | None:
         units = list(units)
     if not isinstance(units, (list, tuple, set)) or not all(isinstance(u, str) for u in units):
         raise MemoryBudgetError(
-            "memory_budget: option 'units': expected the unit names present on the host "
+            "memory_plan: option 'units': expected the unit names present on the host "
             "(a list, or ansible_facts.services from ansible.builtin.service_facts)"
         )
     return {UNIT_ALIASES.get(unit, unit) for unit in units}
@@ -294,7 +294,7 @@ def parse_services(services, units=None) -> list[Service]:
     """
     if not isinstance(services, (list, tuple)):
         raise MemoryBudgetError(
-            f"memory_budget: option 'services': {type(services).__name__} given, expected a list of mappings"
+            f"memory_plan: option 'services': {type(services).__name__} given, expected a list of mappings"
         )
     present = _present(units)
     parsed, first_index = [], {}

@@ -69,7 +69,7 @@ def _to_bytes(value, where: str) -> int:
 def parse_size(value, where: str, allow_zero: bool = False) -> int:
     """Bytes from an int (MiB), a digit string (MiB) or a number with a binary unit; refuse the rest.
 
-    `where` starts the error message, e.g. "memory_budget: service 'app' key 'min'".
+    `where` starts the error message, e.g. "memory_plan: service 'app' key 'min'".
     """
     size_bytes = _to_bytes(value, where)
     if size_bytes > MAX_SIZE_BYTES:

@@ -75,8 +75,8 @@ def _check_summary_types(summary: dict, where: str, expected: str) -> None:
 
 
 def plan_entries(plan, where: str, need_summary: bool = False) -> list:
-    """The plan's service entries, in plan order; refuses anything that is not a memory_budget plan."""
-    expected = "expects the output of smallvps.hardening.memory_budget (a dict with services, summary and warnings)"
+    """The plan's service entries, in plan order; refuses anything that is not a memory plan."""
+    expected = "expects the output of smallvps.hardening.memory_plan (a dict with services, summary and warnings)"
     if not isinstance(plan, dict) or not isinstance(plan.get("services"), dict):
         raise MemoryBudgetError(f"{where}: input is {kind(plan)}, with no 'services' mapping; {expected}")
     if need_summary:

@@ -19,7 +19,7 @@ from ._memory_sizes import MemoryBudgetError, ceil_mib, parse_size
 
 def refuse(name: str, key: str, message: str) -> MemoryBudgetError:
     """A refusal of one key of one smallvps_services entry."""
-    return MemoryBudgetError(f"memory_budget: service '{name}' key '{key}': {message}")
+    return MemoryBudgetError(f"memory_plan: service '{name}' key '{key}': {message}")
 
 
 def service_unit(name: str) -> str:
@@ -32,7 +32,7 @@ def size_mb(raw: dict, name: str, key: str, default=None, allow_zero: bool = Fal
     value = raw.get(key, default)
     if value is None:
         return None
-    return ceil_mib(parse_size(value, f"memory_budget: service '{name}' key '{key}'", allow_zero))
+    return ceil_mib(parse_size(value, f"memory_plan: service '{name}' key '{key}'", allow_zero))
 
 
 def flag(raw: dict, name: str, key: str, default: bool) -> bool:

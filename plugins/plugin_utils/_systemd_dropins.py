@@ -117,6 +117,6 @@ def slice_dropin(plan: dict) -> dict:
 
 
 def dropins(plan) -> list:
-    """Drop-ins for every service of a memory_budget plan, in plan order, then system.slice's."""
+    """Drop-ins for every service of a plan, in plan order, then system.slice's."""
     entries = plan_entries(plan, "systemd_tier_dropins", need_summary=True)
     return [dropin(entry) for entry in entries] + [slice_dropin(plan)]

@@ -33,7 +33,7 @@ def test_budget_refuses_a_plan_that_does_not_fit(ansible_playbook):
     result = ansible_playbook(BUDGET, too_big)
     assert result.returncode != 0
     # nginx.service exists here, so the built-in tier-0 nginx joins the plan and the refusal.
-    assert "smallvps_services: memory_budget: service 'nginx', 'app' key 'min'" in result.output, result.output
+    assert "smallvps_services: memory_plan: service 'nginx', 'app' key 'min'" in result.output, result.output
     assert "missing" in result.output
 
 

@@ -180,7 +180,7 @@ REFUSALS = {
         {"name": "traefik", "tier": 1, "runtime": "go", "min": "64M", "max": "128M"},
         {"name": "oathkeeper", "tier": 1, "runtime": "go", "min": "64M", "max": "96M", "introspection_cache": True},
         {"name": "capture", "tier": 1, "runtime": "go", "min": "32M", "max": "64M", "reassembly": {"share": 0.9}}]},
-        "smallvps_services: memory_budget: service 'capture' key 'reassembly': share 0.9 is out of range"),
+        "smallvps_services: memory_plan: service 'capture' key 'reassembly': share 0.9 is out of range"),
 }
 
 

@@ -113,7 +113,7 @@ def _one_line(output):
 
 def _refusal(service, key):
     # memory_plan fails with "smallvps_services: " + the filter's message, which names the service and key.
-    return f"memory_budget: service '{service}' key '{key}': "
+    return f"memory_plan: service '{service}' key '{key}': "
 
 
 def test_unknown_unit_is_refused_before_any_change(host, apply):

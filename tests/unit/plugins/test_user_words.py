@@ -73,7 +73,7 @@ CASES = {
         lambda: plan_entries({"services": {"app": LAZY_LIST}}, "memory_budget_table"),
         "is a list, not a plan entry",
     ),
-    "memory_budget: facts": (lambda: normalize_facts(LAZY_LIST), "input is a list, expected"),
+    "memory_plan: facts": (lambda: normalize_facts(LAZY_LIST), "input is a list, expected"),
     "swap: swap_plan expects": (lambda: swap_sizing.swap_plan(LAZY_LIST), "got a list"),
     "min": (lambda: parse_size(LAZY_LIST, "min"), "['5s'] is not a size"),
 }

@@ -79,8 +79,8 @@ def test_site_imports_budget_first_and_plans_nowhere_else():
     assert "smallvps.hardening.memory_plan" not in roles
     assert set(GROUP_ROLES) == set(BEFORE)
     tasks = yaml.safe_load((ROOT / "roles" / "memory_plan" / "tasks" / "main.yml").read_text())
-    (plan,) = [task for task in tasks[0]["block"] if task["name"] == "Plan, or refuse before anything changes"]
-    assert "+ memory_plan_units_declared" in plan["block"][0]["vars"]["memory_plan_units"]
+    (plan,) = [task for task in tasks[0]["block"] if "smallvps.hardening.plan" in task]
+    assert "+ memory_plan_units_declared" in plan["smallvps.hardening.plan"]["units"]
 
 
 def test_site_and_a_play_of_ones_own_count_the_same_units_as_before(tmp_path):

@@ -88,37 +88,37 @@ def test_options_are_passed_through_in_order():
 
 def test_refusal_becomes_ansible_filter_error_with_the_same_message():
     message = filter_error(memory_plan, MODULE_FACTS, [{"name": "sshd", "tier": 0, "min": 16, "max": 32}])
-    assert message.startswith("memory_budget: service 'sshd' key 'max': tier 0 is never capped")
+    assert message.startswith("memory_plan: service 'sshd' key 'max': tier 0 is never capped")
 
 
 @pytest.mark.parametrize(
     ("facts", "services", "start"),
     [
-        (MODULE_FACTS, [{"name": "a", "tier": 1, "min": "9" * 400 + "M"}], "memory_budget: service 'a' key 'min': "),
-        (MODULE_FACTS, [{"name": "a", "tier": 0, "min": "32.5"}], "memory_budget: service 'a' key 'min': cannot parse"),
-        (MODULE_FACTS, [{"name": "a", "tier": 1, "min": "32.5"}], "memory_budget: service 'a' key 'min': cannot parse"),
-        (MODULE_FACTS, [{"name": "../x", "tier": 1, "min": 64}], "memory_budget: service '../x' key 'name': "),
-        (MODULE_FACTS, [{"name": "x/y", "tier": 1, "min": 64}], "memory_budget: service 'x/y' key 'name': "),
-        (MODULE_FACTS, [{"name": "foo.timer", "tier": 2, "min": 8}], "memory_budget: service 'foo.timer' key 'name': "),
+        (MODULE_FACTS, [{"name": "a", "tier": 1, "min": "9" * 400 + "M"}], "memory_plan: service 'a' key 'min': "),
+        (MODULE_FACTS, [{"name": "a", "tier": 0, "min": "32.5"}], "memory_plan: service 'a' key 'min': cannot parse"),
+        (MODULE_FACTS, [{"name": "a", "tier": 1, "min": "32.5"}], "memory_plan: service 'a' key 'min': cannot parse"),
+        (MODULE_FACTS, [{"name": "../x", "tier": 1, "min": 64}], "memory_plan: service '../x' key 'name': "),
+        (MODULE_FACTS, [{"name": "x/y", "tier": 1, "min": 64}], "memory_plan: service 'x/y' key 'name': "),
+        (MODULE_FACTS, [{"name": "foo.timer", "tier": 2, "min": 8}], "memory_plan: service 'foo.timer' key 'name': "),
         (
             MODULE_FACTS,
             [{"name": "nginx", "tier": 0, "min": 32}, {"name": "nginx.service", "tier": 1, "min": 64}],
-            "memory_budget: service 'nginx.service' key 'name': names the same unit",
+            "memory_plan: service 'nginx.service' key 'name': names the same unit",
         ),
         (
             MODULE_FACTS,
             [{"name": "sshd", "tier": 0, "min": 16}, {"name": "ssh.service", "tier": 0, "min": 16}],
-            "memory_budget: service 'ssh.service' key 'name': names the same unit",
+            "memory_plan: service 'ssh.service' key 'name': names the same unit",
         ),
         (
             dict(MODULE_FACTS, effective_memory_bytes=2048 * MIB),
             [],
-            "memory_budget: facts: key 'effective_memory_bytes'",
+            "memory_plan: facts: key 'effective_memory_bytes'",
         ),
         (
             {"hostname": "vps"},
             SERVICES,
-            "memory_budget: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb",
+            "memory_plan: facts: none of effective_memory_bytes, smallvps_memory or memtotal_mb",
         ),
     ],
 )
@@ -128,7 +128,7 @@ def test_bad_input_is_an_ansible_filter_error_naming_the_key(facts, services, st
 
 def test_reserve_refusal_through_the_filter():
     message = filter_error(memory_plan, MODULE_FACTS, SERVICES, "9" * 400 + "M")
-    assert message.startswith("memory_budget: option 'reserve': ") and "too large" in message
+    assert message.startswith("memory_plan: option 'reserve': ") and "too large" in message
 
 
 def test_swap_sizing_errors_become_filter_errors_too():
@@ -158,7 +158,7 @@ def test_table_filter():
 def test_table_filter_refuses_non_plans_naming_the_key(plan, fragment):
     message = filter_error(memory_budget_table, plan)
     assert message.startswith("memory_budget_table: ") and fragment in message
-    assert "expects the output of smallvps.hardening.memory_budget" in message
+    assert "expects the output of smallvps.hardening.memory_plan" in message
 
 
 def test_table_filter_refuses_a_plan_missing_summary_keys():

@@ -35,6 +35,6 @@ def test_a_gomemlimit_above_the_share_is_refused():
     with pytest.raises(MemoryBudgetError) as refused:
         sizes(service(tier=1, runtime="go", gomemlimit="190M"), 200, CONTEXT)
     assert str(refused.value) == (
-        "memory_budget: service 'svc' key 'gomemlimit': 190 MiB is above 180 MiB, 0.9 x the 200 MiB limit that acts "
+        "memory_plan: service 'svc' key 'gomemlimit': 190 MiB is above 180 MiB, 0.9 x the 200 MiB limit that acts "
         "first; lower it or leave it to the plan"
     )

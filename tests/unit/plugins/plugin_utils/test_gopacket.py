@@ -45,5 +45,5 @@ def test_reassembly_below_one_page_is_refused():
         sizes(service(runtime="go", reassembly={"share": 0.0009}), 2, CONTEXT)
     message = str(caught.value)
     assert message.startswith(
-        "memory_budget: service 'svc' key 'reassembly': share 0.0009 of 2 MiB is less than one 2048-byte page"
+        "memory_plan: service 'svc' key 'reassembly': share 0.0009 of 2 MiB is less than one 2048-byte page"
     )

@@ -30,6 +30,6 @@ def test_a_limit_without_room_for_one_worker_is_refused():
     with pytest.raises(MemoryBudgetError) as refused:
         sizes(service(tier=1, runtime="python"), 64, CONTEXT)
     assert str(refused.value) == (
-        "memory_budget: service 'svc' key 'min': the first limit that acts, 64 MiB, leaves 57 MiB for the master "
+        "memory_plan: service 'svc' key 'min': the first limit that acts, 64 MiB, leaves 57 MiB for the master "
         "(32 MiB) and one worker (64 MiB) after 10 % headroom; raise min or lower per_worker/master"
     )

@@ -162,7 +162,7 @@ REFUSALS = [
     ),
     ({"tune_bufsize": 16383}, "haproxy_http2: true needs tune.bufsize 16384", "the memory plan gives 16383"),
     ({"maxconn": None}, "haproxy_config: input: the plan's haproxy.service entry has maxconn None", "positive integer"),
-    ({"maxconn": 0}, "haproxy_config: input: the plan's haproxy.service entry has maxconn 0", "memory_budget"),
+    ({"maxconn": 0}, "haproxy_config: input: the plan's haproxy.service entry has maxconn 0", "memory_plan"),
     (
         {"tune_bufsize": "16384"},
         "haproxy_config: input: the plan's haproxy.service entry has tune_bufsize '16384'",
@@ -407,9 +407,7 @@ def test_haproxy_maxconn_follows_the_budget_and_the_buffer():
 def test_haproxy_budget_without_room_for_one_connection_is_refused():
     with pytest.raises(MemoryBudgetError) as refused:
         sizes(service(min=16, tune_bufsize=16384), 16, CONTEXT)
-    assert str(refused.value).startswith(
-        "memory_budget: service 'svc' key 'tune_bufsize': 16 MiB minus the 16 MiB base"
-    )
+    assert str(refused.value).startswith("memory_plan: service 'svc' key 'tune_bufsize': 16 MiB minus the 16 MiB base")
 
 
 def test_the_refusals_show_the_built_in_entry_as_the_role_writes_it():

@@ -29,7 +29,7 @@ def refusal(facts) -> str:
     with pytest.raises(MemoryBudgetError) as caught:
         normalize_facts(facts)
     message = str(caught.value)
-    assert message.startswith("memory_budget: facts: "), message
+    assert message.startswith("memory_plan: facts: "), message
     return message
 
 

@@ -52,7 +52,7 @@ def refusal(facts, services, **options) -> str:
 
 
 def assert_names(message: str, service: str, key: str) -> None:
-    assert message.startswith(f"memory_budget: service '{service}' key '{key}': "), message
+    assert message.startswith(f"memory_plan: service '{service}' key '{key}': "), message
 
 
 def app(**extra) -> dict:
@@ -181,7 +181,7 @@ def test_256_mib_host_with_too_many_minimums_is_refused_with_missing_amount():
     ]
     message = refusal(host(256), services)
     assert message.startswith(
-        "memory_budget: service 'sshd', 'nginx', 'app', 'worker' key 'min': the minimums do not fit: "
+        "memory_plan: service 'sshd', 'nginx', 'app', 'worker' key 'min': the minimums do not fit: "
     )
     # 256 - 132 - 48 = 76 MiB of pool for 192 MiB of tier-1 minimums
     assert (
@@ -350,37 +350,37 @@ def test_python_workers_at_the_boundary():
 )
 def test_bad_reserve_is_refused(reserve, fragment):
     message = refusal(HOST_1G, ACCEPTANCE_SERVICES, reserve=reserve)
-    assert message.startswith("memory_budget: option 'reserve': ")
+    assert message.startswith("memory_plan: option 'reserve': ")
     assert fragment in message
 
 
 def test_default_reserve_above_a_tiny_host_is_refused():
-    assert refusal(host(80), []).startswith("memory_budget: option 'reserve': default reserve 118 MiB")
+    assert refusal(host(80), []).startswith("memory_plan: option 'reserve': default reserve 118 MiB")
 
 
 @pytest.mark.parametrize("option", ["memory_high_ratio", "gomemlimit_ratio"])
 @pytest.mark.parametrize("value", [0, 1, 1.5, -0.1, "0.9", True, float("nan")])
 def test_bad_ratios_are_refused(option, value):
-    assert refusal(HOST_1G, ACCEPTANCE_SERVICES, **{option: value}).startswith(f"memory_budget: option '{option}': ")
+    assert refusal(HOST_1G, ACCEPTANCE_SERVICES, **{option: value}).startswith(f"memory_plan: option '{option}': ")
 
 
 def test_gomemlimit_ratio_is_at_most_0_9():
-    assert refusal(HOST_1G, [], gomemlimit_ratio=0.95).startswith("memory_budget: option 'gomemlimit_ratio': ")
+    assert refusal(HOST_1G, [], gomemlimit_ratio=0.95).startswith("memory_plan: option 'gomemlimit_ratio': ")
     assert build_plan(HOST_1G, [], gomemlimit_ratio=0.9, memory_high_ratio=0.99)["services"] == {}
 
 
 @pytest.mark.parametrize("cpus", [0, -1, "2", True])
 def test_bad_cpus_is_refused(cpus):
-    assert refusal(HOST_1G, ACCEPTANCE_SERVICES, cpus=cpus).startswith("memory_budget: option 'cpus': ")
+    assert refusal(HOST_1G, ACCEPTANCE_SERVICES, cpus=cpus).startswith("memory_plan: option 'cpus': ")
 
 
 @pytest.mark.parametrize("swap", ["zram", ["zram"], {"backend": "zram", "size": 1}])
 def test_bad_swap_option_is_refused(swap):
-    assert refusal(HOST_1G, [], swap=swap).startswith("memory_budget: option 'swap': ")
+    assert refusal(HOST_1G, [], swap=swap).startswith("memory_plan: option 'swap': ")
 
 
 def test_unknown_swap_backend_is_refused():
-    assert refusal(HOST_1G, [], swap={"backend": "zrm"}).startswith("memory_budget: option 'swap': ")
+    assert refusal(HOST_1G, [], swap={"backend": "zrm"}).startswith("memory_plan: option 'swap': ")
 
 
 @pytest.mark.parametrize(
@@ -388,21 +388,21 @@ def test_unknown_swap_backend_is_refused():
     ["1024", {}, {"memory": 1}, {"effective_memory_bytes": "1G"}, {"effective_memory_bytes": 0}, {"memtotal_mb": True}],
 )
 def test_bad_facts_are_refused(facts):
-    assert refusal(facts, ACCEPTANCE_SERVICES).startswith("memory_budget: facts: ")
+    assert refusal(facts, ACCEPTANCE_SERVICES).startswith("memory_plan: facts: ")
 
 
 def test_effective_memory_above_its_cgroup_limit_is_refused():
     facts = {"effective_memory_bytes": 1024 * MIB, "memtotal_bytes": 2048 * MIB, "cgroup_memory_limit_bytes": 512 * MIB}
     message = refusal(facts, [])
     assert (
-        message.startswith("memory_budget: facts: key 'effective_memory_bytes'")
+        message.startswith("memory_plan: facts: key 'effective_memory_bytes'")
         and "cgroup_memory_limit_bytes" in message
     )
 
 
 def test_python_service_without_cpu_count_needs_the_cpus_option():
     facts = {"memtotal_mb": 1024}
-    assert refusal(facts, ACCEPTANCE_SERVICES).startswith("memory_budget: option 'cpus': ")
+    assert refusal(facts, ACCEPTANCE_SERVICES).startswith("memory_plan: option 'cpus': ")
     # plain facts: the same 178 MiB reserve; min(2 x 2 + 1, 10)
     assert build_plan(facts, ACCEPTANCE_SERVICES, cpus=2)["services"]["app"]["workers"] == 5
     # no python service: no CPU count needed
@@ -501,7 +501,7 @@ def test_a_user_service_whose_unit_is_not_on_the_host_is_refused():
 
 
 def test_bad_units_option_is_refused():
-    assert refusal(HOST_1G, [], units="ssh.service").startswith("memory_budget: option 'units': ")
+    assert refusal(HOST_1G, [], units="ssh.service").startswith("memory_plan: option 'units': ")
 
 
 # ---------------------------------------------------------------- sharing the pool
@@ -887,7 +887,7 @@ def test_plan_with_a_given_reserve_fits_exactly_when_predicted(effective_mb, ser
     pool = effective_mb - reserve_mb - fixed_sum(services)
     if reserve_mb >= effective_mb:
         event("refused: reserve")
-        assert refusal(facts, services, reserve=f"{reserve_mb}M").startswith("memory_budget: option 'reserve': ")
+        assert refusal(facts, services, reserve=f"{reserve_mb}M").startswith("memory_plan: option 'reserve': ")
     elif pool < 0 or pool < tier1_min_sum(services):
         event("refused: pool")
         message = refusal(facts, services, reserve=f"{reserve_mb}M")
@@ -913,7 +913,7 @@ def test_plan_with_the_default_reserve_fits_or_is_refused(effective_mb, services
         plan = build_plan(facts, services, swap=swap)
     except MemoryBudgetError as error:
         message = str(error)
-        if message.startswith("memory_budget: option 'reserve': "):
+        if message.startswith("memory_plan: option 'reserve': "):
             event("refused: reserve")
             return
         match = re.search(
@@ -1024,7 +1024,7 @@ def test_zram_size_accepted_exactly_when_the_swap_role_spec_accepts_it(given):
         zram_plan(given)
     except MemoryBudgetError as error:
         assert not spec_accepts, str(error)
-        assert str(error).startswith("memory_budget: option 'swap': key 'zram_size_mb' is ")
+        assert str(error).startswith("memory_plan: option 'swap': key 'zram_size_mb' is ")
         assert "(or its decimal string)" in str(error)
     else:
         assert spec_accepts

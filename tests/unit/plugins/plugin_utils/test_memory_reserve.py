@@ -169,7 +169,7 @@ def test_given_reserve_replaces_every_term():
 def test_bad_reserve_is_refused(reserve, fragment):
     with pytest.raises(MemoryBudgetError) as caught:
         resolve_reserve(reserve, module_host(1024), None)
-    assert str(caught.value).startswith("memory_budget: option 'reserve': ")
+    assert str(caught.value).startswith("memory_plan: option 'reserve': ")
     assert fragment in str(caught.value)
 
 
@@ -177,7 +177,7 @@ def test_default_reserve_above_a_tiny_host_is_refused():
     with pytest.raises(MemoryBudgetError) as caught:
         resolve_reserve(None, module_host(80), None)
     assert str(caught.value).startswith(
-        "memory_budget: option 'reserve': default reserve 118 MiB (base 80 + page cache 32 + watermarks 6 + zram 0 "
+        "memory_plan: option 'reserve': default reserve 118 MiB (base 80 + page cache 32 + watermarks 6 + zram 0 "
         "MiB) is not below the effective memory 80 MiB"
     )
 

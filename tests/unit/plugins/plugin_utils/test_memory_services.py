@@ -34,7 +34,7 @@ def refusal(services, units=None) -> str:
 
 
 def assert_names(message: str, service: str, key: str) -> None:
-    assert message.startswith(f"memory_budget: service '{service}' key '{key}': "), message
+    assert message.startswith(f"memory_plan: service '{service}' key '{key}': "), message
 
 
 def one(raw: dict):
@@ -304,10 +304,10 @@ def test_unknown_key_is_reported_before_missing_required_keys():
 
 
 def test_services_must_be_a_list_of_mappings():
-    assert refusal("app").startswith("memory_budget: option 'services': str given")
-    assert refusal({"name": "app"}).startswith("memory_budget: option 'services': ")
+    assert refusal("app").startswith("memory_plan: option 'services': str given")
+    assert refusal({"name": "app"}).startswith("memory_plan: option 'services': ")
     message = refusal([{"name": "a", "tier": 0, "min": 8}, "app"])
-    assert message.startswith("memory_budget: option 'services': item 2 is str")
+    assert message.startswith("memory_plan: option 'services': item 2 is str")
 
 
 # ---------------------------------------------------------------- unit identity
@@ -417,7 +417,7 @@ def test_units_from_service_facts():
 
 @pytest.mark.parametrize("units", ["ssh.service", [1], 5, [None]])
 def test_bad_units_option_is_refused(units):
-    assert refusal([], units).startswith("memory_budget: option 'units': ")
+    assert refusal([], units).startswith("memory_plan: option 'units': ")
 
 
 def test_inputs_and_builtins_are_not_mutated():

@@ -21,7 +21,7 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes i
     parse_size_mb,
 )
 
-WHERE = "memory_budget: service 'x' key 'min'"
+WHERE = "memory_plan: service 'x' key 'min'"
 GIB = 1024 * MIB
 PIB = 1024 * 1024 * GIB
 
@@ -150,7 +150,7 @@ def test_is_int_and_is_number_reject_bools():
     ],
 )
 def test_parse_ratio_accepts(value, upper, inclusive, expected):
-    ratio = parse_ratio(value, upper, inclusive, "memory_budget: option 'r'")
+    ratio = parse_ratio(value, upper, inclusive, "memory_plan: option 'r'")
     assert ratio == expected and isinstance(ratio, Fraction)
 
 
@@ -171,9 +171,9 @@ def test_parse_ratio_accepts(value, upper, inclusive, expected):
 )
 def test_parse_ratio_refuses(value, upper, inclusive, fragment):
     with pytest.raises(MemoryBudgetError) as caught:
-        parse_ratio(value, upper, inclusive, "memory_budget: option 'r'")
+        parse_ratio(value, upper, inclusive, "memory_plan: option 'r'")
     message = str(caught.value)
-    assert message.startswith("memory_budget: option 'r': ") and fragment in message
+    assert message.startswith("memory_plan: option 'r': ") and fragment in message
     assert ("<= " if inclusive else "< ") + str(upper) in message
 
 

@@ -79,7 +79,7 @@ def test_warnings_are_the_last_lines():
             {"memtotal_mb": 512, "processor_vcpus": 1}, [{"name": "app", "tier": 1, "min": 64, "memory_high": 32}]
         )
     )
-    assert lines[-2].startswith("warning: memory_budget: facts: plain ansible_facts")
+    assert lines[-2].startswith("warning: memory_plan: facts: plain ansible_facts")
     assert lines[-1].startswith("warning: service 'app': MemoryHigh without oomd")
 
 

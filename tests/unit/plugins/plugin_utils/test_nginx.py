@@ -741,7 +741,7 @@ def test_zone_larger_than_the_limit_is_refused():
     with pytest.raises(MemoryBudgetError) as caught:
         sizes(service(min=1, limit_req_clients=100000), 1, CONTEXT)
     message = str(caught.value)
-    assert message.startswith("memory_budget: service 'svc' key 'limit_req_clients': 100000 clients need a 12500k zone")
+    assert message.startswith("memory_plan: service 'svc' key 'limit_req_clients': 100000 clients need a 12500k zone")
     assert "more than the service's 1 MiB" in message
     # 8192 clients need exactly 1 MiB: that still fits a 1 MiB limit
     assert sizes(service(min=1, limit_req_clients=8192), 1, CONTEXT)["limit_req_zone_bytes"] == MIB

@@ -16,7 +16,7 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input imp
     plan_entries,
 )
 
-EXPECTED = "expects the output of smallvps.hardening.memory_budget (a dict with services, summary and warnings)"
+EXPECTED = "expects the output of smallvps.hardening.memory_plan (a dict with services, summary and warnings)"
 PLAN = build_plan(
     {"effective_memory_bytes": 1024 * MIB, "cpus": 1},
     [{"name": "app", "tier": 1, "min": 64}, {"name": "sshd", "tier": 0, "min": 16}],

@@ -264,7 +264,7 @@ def test_not_a_plan_is_refused_naming_the_key(plan, fragment):
         dropins(plan)
     message = str(caught.value)
     assert message.startswith("systemd_tier_dropins: ") and fragment in message
-    assert "expects the output of smallvps.hardening.memory_budget" in message
+    assert "expects the output of smallvps.hardening.memory_plan" in message
 
 
 def test_the_summary_is_needed_for_system_slice():
