@@ -132,7 +132,7 @@ def _files_and_pids(host):
 
 # case: (overrides, variable the refusal starts with, phrase of the accepted form). Refusals the
 # nginx_limit_req_config filter makes in Python are unit-tested where they happen
-# (tests/unit/plugins/plugin_utils/test_nginx_limit_req.py: 5r/h, 0.5r/s, burst -1, nodelay with
+# (tests/unit/plugins/plugin_utils/test_nginx.py: 5r/h, 0.5r/s, burst -1, nodelay with
 # delay, a 16k zone, a zone twice, an undefined zone); one of them stays here to show that the role
 # fails before it changes the host. gunicorn_gevent's checks are the role's own asserts.
 REFUSALS = {

@@ -5,7 +5,7 @@ configuration with the same master and worker."""
 import pytest
 
 # Every refusal of the role's variables happens in Python (the haproxy_config filter), and is unit-tested there
-# (tests/unit/plugins/plugin_utils/test_haproxy_config.py): one of them here proves the role hands its variables
+# (tests/unit/plugins/plugin_utils/test_haproxy.py): one of them here proves the role hands its variables
 # to the filter and that a refused run changes nothing on the host. haproxy -c itself is the other: only the real
 # program refuses that one, and the file it refused never lands.
 REFUSALS = {

@@ -172,7 +172,7 @@ REFUSALS = {
     # The old per-field variables still feed traefik_binary (traefik_old above); this one sets the mapping.
     "traefik_sha256": (["traefik"], {"traefik_binary": {"url": "http://127.0.0.1:8900/traefik", "version": "3.3.6",
                                                         "sha256": "1" * 64}}, "traefik_binary.sha256:"),
-    # The Oathkeeper filter's refusals are unit-tested (tests/unit/plugins/plugin_utils/test_oathkeeper_config.py);
+    # The Oathkeeper filter's refusals are unit-tested (tests/unit/plugins/plugin_utils/test_oathkeeper.py);
     # this one proves the role hands its variables to the filter and that a refusal changes nothing on the host.
     "oathkeeper_prometheus_everywhere": (["oathkeeper"], {"oathkeeper_prometheus_host": "0.0.0.0"},
                                          "oathkeeper_prometheus_host: '0.0.0.0' is not a loopback address"),
