@@ -22,7 +22,7 @@ positional: upstreams, responding_timeouts, forwarding_timeouts, max_header_byte
 options:
   version:
     description:
-      - The Traefik release the files are for (C(traefik_version)), C(major.minor.patch).
+      - The Traefik release the files are for (C(traefik_binary.version)), C(major.minor.patch).
       - Refused when it is older than the first release that reads every key the files set (Traefik exits at start
         on a key it does not know); C(entryPoints.web.http.maxHeaderBytes) and the compress middleware's
         C(encodings) need 3.2.0.

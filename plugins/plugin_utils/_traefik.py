@@ -99,7 +99,7 @@ def _check_version(version, static: dict, dynamic: dict) -> str:
     """The oldest Traefik that reads every key of the two files; refuses a `version` older than that."""
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise TraefikConfigError(
-            f"traefik_version: {version!r} is not a release version; expected major.minor.patch, "
+            f"traefik_binary.version: {version!r} is not a release version; expected major.minor.patch, "
             f"like {RECOMMENDED_VERSION}"
         )
     needs = {}
@@ -110,7 +110,7 @@ def _check_version(version, static: dict, dynamic: dict) -> str:
     newest = max(needs, key=version_tuple)
     if version_tuple(version) < version_tuple(newest):
         raise TraefikConfigError(
-            f"traefik_version: {version!r} is older than {newest}, the first Traefik that reads "
+            f"traefik_binary.version: {version!r} is older than {newest}, the first Traefik that reads "
             f"{' and '.join(needs[newest])}, which this configuration sets (Traefik exits at start on "
             f"a key it does not know); expected {newest} or later, {RECOMMENDED_VERSION} or later "
             "recommended"
@@ -183,7 +183,7 @@ def build_config(
     check_new_version=False,
 ) -> dict:
     """{'static': {...}, 'dynamic': {...}, 'required_version', 'recommended_version'}: the two files the role
-    writes, as data, once `version` (traefik_version) is checked to read every key they set."""
+    writes, as data, once `version` (traefik_binary.version) is checked to read every key they set."""
     address_match = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
     if not address_match:
         raise TraefikConfigError(f"traefik_address: {address!r} is not an entry point address; expected {ADDRESS_FORM}")

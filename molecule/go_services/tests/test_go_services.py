@@ -168,7 +168,7 @@ REFUSALS = {
     "traefik_unknown_timeout": (["traefik"], {"traefik_responding_timeouts": {"readTimeouts": "60s"}},
                                 "traefik_responding_timeouts key 'readTimeouts': unknown key"),
     "traefik_old": (["traefik"], {"traefik_version": "3.1.4"},
-                    "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
+                    "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
     # The old per-field variables still feed traefik_binary (traefik_old above); this one sets the mapping.
     "traefik_sha256": (["traefik"], {"traefik_binary": {"url": "http://127.0.0.1:8900/traefik", "version": "3.3.6",
                                                         "sha256": "1" * 64}}, "traefik_binary.sha256:"),

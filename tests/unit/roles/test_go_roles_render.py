@@ -68,8 +68,8 @@ def _refusal(results):
         ("caddy", {"caddy_upstreams": []}, "caddy_upstreams: "),
         ("traefik", {"traefik_compress_encodings": ["deflate"]}, "traefik_compress_encodings[0]: 'deflate'"),
         # The version comes from traefik_binary, or from traefik_version, its deprecated alias.
-        ("traefik", {"traefik_binary": {"version": "3.1.4"}}, "traefik_version: '3.1.4' is older than 3.2.0"),
-        ("traefik", {"traefik_version": "3.1.4"}, "traefik_version: '3.1.4' is older than 3.2.0"),
+        ("traefik", {"traefik_binary": {"version": "3.1.4"}}, "traefik_binary.version: '3.1.4' is older than 3.2.0"),
+        ("traefik", {"traefik_version": "3.1.4"}, "traefik_binary.version: '3.1.4' is older than 3.2.0"),
         ("oathkeeper", {"oathkeeper_prometheus_host": "0.0.0.0"}, "oathkeeper_prometheus_host: '0.0.0.0' is not"),
         ("oathkeeper", {"oathkeeper_service": "gatekeeper"}, "smallvps_services: no memory plan entry for Oathkeeper"),
     ],

@@ -127,7 +127,7 @@ REFUSED = {
         None,
         {**TRAEFIK, "version": "3.1.4"},
         lambda: traefik_config(**{**TRAEFIK, "version": "3.1.4"}),
-        "traefik_version",
+        "traefik_binary.version",
     ),
     "oathkeeper": (
         PLAN,

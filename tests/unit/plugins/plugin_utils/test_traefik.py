@@ -170,11 +170,11 @@ def test_an_unknown_key_fails_the_schema(where, value):
         ],
         # the version the keys need
         *[
-            ({"version": version}, f"traefik_version: {version!r} is not a release version; expected major.minor.patch")
+            ({"version": version}, f"traefik_binary.version: {version!r} is not a release version; expected major.minor.patch")
             for version in ("", "3.2", "v3.3.5", "3.3.5-rc1", None, 3.3)
         ],
-        ({"version": "3.1.4"}, "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
-        ({"version": "2.11.0", "compress": False}, "traefik_version: '2.11.0' is older than 3.2.0"),
+        ({"version": "3.1.4"}, "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
+        ({"version": "2.11.0", "compress": False}, "traefik_binary.version: '2.11.0' is older than 3.2.0"),
     ],
 )
 def test_refusals_name_the_variable(changes, starts):
@@ -187,14 +187,14 @@ def test_a_traefik_older_than_the_keys_is_refused_naming_the_keys():
     with pytest.raises(TraefikConfigError) as refused:
         build_config(**{**GOOD, "version": "3.1.4"})
     assert str(refused.value) == (
-        "traefik_version: '3.1.4' is older than 3.2.0, the first Traefik that reads entryPoints.*.http.maxHeaderBytes "
+        "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads entryPoints.*.http.maxHeaderBytes "
         "and http.middlewares.*.compress.encodings, which this configuration sets (Traefik exits at start on a key it "
         "does not know); expected 3.2.0 or later, 3.3.5 or later recommended"
     )
     # Without compression maxHeaderBytes alone still needs 3.2.0: the gate is not only about compression.
     with pytest.raises(
         TraefikConfigError,
-        match=r"^traefik_version: '3.1.4' is older than 3.2.0, the first Traefik "
+        match=r"^traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik "
         r"that reads entryPoints\.\*\.http\.maxHeaderBytes, which",
     ):
         build_config(**{**GOOD, "version": "3.1.4", "compress": False})
