@@ -49,7 +49,9 @@ def test_caddy_proxies_to_the_backend(host):
 
 def test_caddy_runs_under_the_plan(host, plan):
     row = plan["rows"]["caddy"]
-    props = _show(host, "caddy.service", "MemoryMax", "OOMScoreAdjust", "Restart", "User", "ActiveState", "AmbientCapabilities")
+    props = _show(
+        host, "caddy.service", "MemoryMax", "OOMScoreAdjust", "Restart", "User", "ActiveState", "AmbientCapabilities"
+    )
     assert int(props["MemoryMax"]) == int(row["MemoryMax"].rstrip("M")) * MIB
     assert props["OOMScoreAdjust"] == row["OOMScoreAdjust"]
     assert (props["Restart"], props["User"], props["ActiveState"]) == ("always", "caddy", "active")
@@ -72,16 +74,24 @@ def _peaks(host, unit):
     """(VmHWM, RssAnon peak proxy: RssAnon now, cgroup peak) in MiB for a unit's main process."""
     pid = _pid(host, unit)
     status = dict(line.split(":", 1) for line in host.check_output(f"cat /proc/{pid}/status").splitlines())
-    cgroup = [line.split(":", 2)[2] for line in host.check_output(f"cat /proc/{pid}/cgroup").splitlines()
-              if line.split(":")[1] == "memory"][0]
+    cgroup = [
+        line.split(":", 2)[2]
+        for line in host.check_output(f"cat /proc/{pid}/cgroup").splitlines()
+        if line.split(":")[1] == "memory"
+    ][0]
     peak = int(host.check_output(f"cat /sys/fs/cgroup/memory{cgroup}/memory.max_usage_in_bytes"))
-    return {"VmHWM_MiB": int(status["VmHWM"].split()[0]) // 1024, "RssAnon_MiB": int(status["RssAnon"].split()[0]) // 1024,
-            "cgroup_peak_MiB": peak // MIB}
+    return {
+        "VmHWM_MiB": int(status["VmHWM"].split()[0]) // 1024,
+        "RssAnon_MiB": int(status["RssAnon"].split()[0]) // 1024,
+        "cgroup_peak_MiB": peak // MIB,
+    }
 
 
 def _wrk(host, port, connections, seconds=10):
-    out = host.run(f"ulimit -n 16384; timeout {seconds + 20} wrk -t2 -c{connections} -d{seconds}s --timeout 10s "
-                   f"http://127.0.0.1:{port}/blob")
+    out = host.run(
+        f"ulimit -n 16384; timeout {seconds + 20} wrk -t2 -c{connections} -d{seconds}s --timeout 10s "
+        f"http://127.0.0.1:{port}/blob"
+    )
     assert out.rc == 0, out.stderr
     lines = [line.strip() for line in out.stdout.splitlines() if "requests in" in line or "errors" in line]
     return "; ".join(lines)
@@ -93,10 +103,14 @@ def caddy_without_limits(host):
     what Caddy before 2.10 does), beside the real one."""
     binary = host.check_output(f"tr '\\0' ' ' < /proc/{_pid(host)}/cmdline").split()[0]
     host.run("systemctl stop caddy-nolimit.service; systemctl reset-failed caddy-nolimit.service")
-    host.check_output("sed -e 's/^:80 {/:8082 {/' -e 's/admin localhost:2019/admin off/' /etc/caddy/Caddyfile "
-                      "> /tmp/Caddyfile.nolimit")
-    host.check_output(f"systemd-run --unit=caddy-nolimit -p User=caddy -p Environment=AUTOMEMLIMIT=off "
-                      f"{binary} run --config /tmp/Caddyfile.nolimit --adapter caddyfile")
+    host.check_output(
+        "sed -e 's/^:80 {/:8082 {/' -e 's/admin localhost:2019/admin off/' /etc/caddy/Caddyfile "
+        "> /tmp/Caddyfile.nolimit"
+    )
+    host.check_output(
+        f"systemd-run --unit=caddy-nolimit -p User=caddy -p Environment=AUTOMEMLIMIT=off "
+        f"{binary} run --config /tmp/Caddyfile.nolimit --adapter caddyfile"
+    )
     for _ in range(50):
         if host.run("curl -sf -o /dev/null http://127.0.0.1:8082/").rc == 0:
             break
@@ -109,8 +123,10 @@ def test_caddy_memory_with_and_without_the_plans_limits(host, plan, caddy_withou
     _only_on(host, UPSTREAM, "it measures Caddy 2.11.7")
     row = plan["rows"]["caddy"]
     memory_max_mib = int(row["MemoryMax"].rstrip("M"))
-    print(f"plan: MemoryMax {row['MemoryMax']}, MemoryHigh {row['MemoryHigh']} (none: nothing acts on it in this "
-          f"plan), GOMEMLIMIT {row['GOMEMLIMIT']}")
+    print(
+        f"plan: MemoryMax {row['MemoryMax']}, MemoryHigh {row['MemoryHigh']} (none: nothing acts on it in this "
+        f"plan), GOMEMLIMIT {row['GOMEMLIMIT']}"
+    )
     # Same binary, same Caddyfile, same load, one after the other, restarted first so the peaks are this run's.
     host.check_output("systemctl restart caddy.service")
     time.sleep(1)
@@ -133,8 +149,10 @@ def test_caddy_memory_with_and_without_the_plans_limits(host, plan, caddy_withou
         if _pid(host) and host.run("curl -sf -o /dev/null http://127.0.0.1/").rc == 0:
             break
         time.sleep(0.2)
-    killed = host.check_output(f"journalctl -u caddy.service --since @{since} -o cat --no-pager "
-                               "| grep -c 'Main process exited, code=killed, status=9/KILL' || true")
+    killed = host.check_output(
+        f"journalctl -u caddy.service --since @{since} -o cat --no-pager "
+        "| grep -c 'Main process exited, code=killed, status=9/KILL' || true"
+    )
     heavy["plan limits"]["killed_at_MemoryMax"] = int(killed)
     heavy["plan limits"]["restarted"] = int(_show(host, "caddy.service", "NRestarts")["NRestarts"]) - restarts
     heavy["no limits"] = {"heavy 3000 connections": _wrk(host, 8082, 3000)}

@@ -3,6 +3,7 @@ the same process, a changed GOMEMLIMIT drop-in a restart (or a warning), bad inp
 sha256 is not the pinned one are refused before anything changes."""
 
 import json
+
 import pytest
 
 BINARY = "/opt/smallvps/caddy/2.11.7/caddy"
@@ -34,15 +35,24 @@ def _state(host):
 # by the real host: caddy validate itself, the sha256 of the binary on the controller, and go_service's two
 # Ansible checks no unit test runs (GOMEMLIMIT in its valid form, a GOGC that is not one).
 REFUSALS = {
-    "gomemlimit_valid_form": ({"caddy_environment": {"GOMEMLIMIT": "400MiB"}}, "caddy_environment: GOMEMLIMIT=400MiB",
-                              "comes from the memory plan"),
-    "sha256_mismatch": ({"caddy_version": "2.11.8", "caddy_sha256": "0" * 64}, "caddy_binary.sha256:",
-                        "not the pinned 0000"),
+    "gomemlimit_valid_form": (
+        {"caddy_environment": {"GOMEMLIMIT": "400MiB"}},
+        "caddy_environment: GOMEMLIMIT=400MiB",
+        "comes from the memory plan",
+    ),
+    "sha256_mismatch": (
+        {"caddy_version": "2.11.8", "caddy_sha256": "0" * 64},
+        "caddy_binary.sha256:",
+        "not the pinned 0000",
+    ),
     # The filter's site-address form lets a '*' inside a label through; Caddy takes a site with a host name
     # for one it gets a certificate for, and no certificate has such a name.
-    "caddy_validate_refuses": ({"caddy_site_address": "a*b"}, "caddy: caddy validate refused the new Caddyfile",
-                               "subject does not qualify for certificate: 'a*b'"),
-    "bad_gogc": ({"caddy_gogc": "fast"}, "caddy_gogc: \"fast\" is not a GOGC", "integer percent"),
+    "caddy_validate_refuses": (
+        {"caddy_site_address": "a*b"},
+        "caddy: caddy validate refused the new Caddyfile",
+        "subject does not qualify for certificate: 'a*b'",
+    ),
+    "bad_gogc": ({"caddy_gogc": "fast"}, 'caddy_gogc: "fast" is not a GOGC', "integer percent"),
 }
 
 
@@ -67,8 +77,12 @@ def _environ_gomemlimit(host):
 
 def _for_this_host(result, task_name):
     # The JSON callback names a role's task "ROLE : NAME".
-    return [task["hosts"]["smallvps-edge"] for play in result.json["plays"] for task in play["tasks"]
-            if task["task"]["name"].split(" : ")[-1] == task_name and "smallvps-edge" in task["hosts"]]
+    return [
+        task["hosts"]["smallvps-edge"]
+        for play in result.json["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].split(" : ")[-1] == task_name and "smallvps-edge" in task["hosts"]
+    ]
 
 
 def test_a_new_caddyfile_is_a_reload_and_a_new_gomemlimit_a_restart_or_a_warning(host, ansible_playbook):
@@ -78,13 +92,21 @@ def test_a_new_caddyfile_is_a_reload_and_a_new_gomemlimit_a_restart_or_a_warning
     assert _admin_idle_timeout(host) == 120 * 10**9
     timeouts = {"read_header": "10s", "read_body": "30s", "write": "60s", "idle": "30s"}
     services = [{"name": "caddy", "tier": 1, "runtime": "go", "min": "64M", "max": "112M", "oom_score_adjust": -200}]
-    kept = ansible_playbook("smallvps.hardening.site", {"caddy_timeouts": timeouts, "smallvps_services": services,
-                                                        "caddy_restart_allowed": False},
-                            tags="caddy,systemd_tiering", as_json=True, limit="smallvps-edge")
+    kept = ansible_playbook(
+        "smallvps.hardening.site",
+        {"caddy_timeouts": timeouts, "smallvps_services": services, "caddy_restart_allowed": False},
+        tags="caddy,systemd_tiering",
+        as_json=True,
+        limit="smallvps-edge",
+    )
     assert kept.returncode == 0, kept.output
     assert [outcome["changed"] for outcome in _for_this_host(kept, "Reload caddy")] == [True]
-    warnings = [w for play in kept.json["plays"] for task in play["tasks"]
-                for w in task["hosts"].get("smallvps-edge", {}).get("warnings", [])]
+    warnings = [
+        w
+        for play in kept.json["plays"]
+        for task in play["tasks"]
+        for w in task["hosts"].get("smallvps-edge", {}).get("warnings", [])
+    ]
     print(f"warnings: {warnings}")
     # Caddy 2.11.7 sets a GOMEMLIMIT of its own: no warning about a missing one.
     assert not [w for w in warnings if "older than 2.10.0" in w]

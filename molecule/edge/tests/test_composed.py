@@ -9,8 +9,11 @@ import pytest
 COMPOSED = "smallvps-edge-pkg"
 # unit: (how to ask it from inside the host, what it answers)
 ANSWERS = {
-    "ssh.service": ("python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', 22), 5); "
-                    "print(s.recv(64).decode().split('-')[0])\"", "SSH\n"),
+    "ssh.service": (
+        "python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', 22), 5); "
+        "print(s.recv(64).decode().split('-')[0])\"",
+        "SSH\n",
+    ),
     "nginx.service": ("curl -s -m 5 http://127.0.0.1:80/", "ok\n"),
     "app.service": ("curl -s -m 5 --unix-socket /run/app/gunicorn.sock http://localhost/", "ok\n"),
     "caddy.service": ("curl -s -m 5 http://127.0.0.1:8081/", "backend\n"),
@@ -56,8 +59,10 @@ def test_caddy_never_started_on_debians_caddyfile(host):
 
 def _hold_between_restarts(host, unit, break_config):
     path = SLOW_RESTART.format(unit=unit)
-    host.check_output(f"mkdir -p {path.rsplit('/', 1)[0]} && printf '[Service]\\nRestartSec=60\\n' > {path} && "
-                      "systemctl daemon-reload")
+    host.check_output(
+        f"mkdir -p {path.rsplit('/', 1)[0]} && printf '[Service]\\nRestartSec=60\\n' > {path} && "
+        "systemctl daemon-reload"
+    )
     host.check_output(break_config)
     host.run(f"systemctl restart {unit}")
     assert _show(host, unit, "ActiveState", "SubState") == {"ActiveState": "activating", "SubState": "auto-restart"}
@@ -69,8 +74,12 @@ def _release(host, unit):
 
 def _tasks(result, name):
     # The JSON callback names a role's task "ROLE : NAME".
-    return [task["hosts"][COMPOSED] for play in result.json["plays"] for task in play["tasks"]
-            if task["task"]["name"].split(" : ")[-1] == name and COMPOSED in task["hosts"]]
+    return [
+        task["hosts"][COMPOSED]
+        for play in result.json["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].split(" : ")[-1] == name and COMPOSED in task["hosts"]
+    ]
 
 
 def test_a_proxy_between_restarts_is_started_not_reloaded(host, ansible_playbook):
@@ -83,30 +92,42 @@ def test_a_proxy_between_restarts_is_started_not_reloaded(host, ansible_playbook
     checksums = host.check_output(f"md5sum {files}")
     try:
         _hold_between_restarts(host, "caddy.service", "sed -i 's/^:8081 {/:22 {/' /etc/caddy/Caddyfile")
-        _hold_between_restarts(host, "haproxy.service", "sed -i 's/^    bind \\*:8080$/    bind *:22/' "
-                               "/etc/haproxy/haproxy.cfg")
+        _hold_between_restarts(
+            host, "haproxy.service", "sed -i 's/^    bind \\*:8080$/    bind *:22/' /etc/haproxy/haproxy.cfg"
+        )
         # nginx -t passes this one; the start fails. nginx's restart is on-failure (the plan's drop-in).
-        _hold_between_restarts(host, "nginx.service", "sed -i 's/^    listen 80 default_server;/    listen 22;/' "
-                               "/etc/nginx/conf.d/smallvps-app.conf")
-        result = ansible_playbook("smallvps.hardening.site", tags="caddy,haproxy,nginx_limit_req", limit=COMPOSED,
-                                  as_json=True)
+        _hold_between_restarts(
+            host,
+            "nginx.service",
+            "sed -i 's/^    listen 80 default_server;/    listen 22;/' /etc/nginx/conf.d/smallvps-app.conf",
+        )
+        result = ansible_playbook(
+            "smallvps.hardening.site", tags="caddy,haproxy,nginx_limit_req", limit=COMPOSED, as_json=True
+        )
         assert result.returncode == 0, result.output[-3000:]
     finally:
         for unit in ("caddy.service", "haproxy.service", "nginx.service"):
             _release(host, unit)
     assert [o["changed"] for o in _tasks(result, "Start caddy, which was not running, on the new Caddyfile")] == [True]
-    assert [o["changed"] for o in _tasks(result, "Start haproxy, which was not running, on the new configuration")] \
-        == [True]
-    assert [o["changed"] for o in _tasks(result, "Start nginx, which was not running, on the new configuration")] \
-        == [True]
+    assert [o["changed"] for o in _tasks(result, "Start haproxy, which was not running, on the new configuration")] == [
+        True
+    ]
+    assert [o["changed"] for o in _tasks(result, "Start nginx, which was not running, on the new configuration")] == [
+        True
+    ]
     assert host.check_output(f"md5sum {files}") == checksums
     for unit in ("caddy.service", "haproxy.service", "nginx.service"):
         ask, answer = ANSWERS[unit]
         assert _show(host, unit, "ActiveState")["ActiveState"] == "active", unit
         assert host.run(ask).stdout == answer, unit
     # The same run shows the package's Caddy 2.6.2 is warned about: it sets no GOMEMLIMIT of its own.
-    warnings = [w for play in result.json["plays"] for task in play["tasks"]
-                for w in task["hosts"].get(COMPOSED, {}).get("warnings", []) if "older than 2.10.0" in w]
+    warnings = [
+        w
+        for play in result.json["plays"]
+        for task in play["tasks"]
+        for w in task["hosts"].get(COMPOSED, {}).get("warnings", [])
+        if "older than 2.10.0" in w
+    ]
     print(f"warnings: {warnings}")
     assert len(warnings) == 1 and warnings[0].startswith("caddy: 2.6.2 is older than 2.10.0")
     assert "GOMEMLIMIT=86MiB" in warnings[0]

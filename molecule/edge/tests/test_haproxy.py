@@ -44,23 +44,28 @@ def ask(path, command, timeout=5):
 """
 
 # python3 -c CLI SOCKET COMMAND: prints the answer.
-CLI = ASK + """
+CLI = (
+    ASK
+    + """
 import sys
 print(ask(sys.argv[1], sys.argv[2]))
 """
+)
 
 # systemctl reload, then the time until a stats-socket connection is answered by a worker with
 # another PID: the new worker is up and has the listeners.
-RELOAD_TIMER = ASK + """
+RELOAD_TIMER = (
+    ASK
+    + f"""
 import json, subprocess, time
 
 def worker_pid():
-    info = ask("%(socket)s", "show info", timeout=1)
+    info = ask("{STATS_SOCKET}", "show info", timeout=1)
     return int([line for line in info.splitlines() if line.startswith("Pid:")][0].split(":")[1])
 
 old = worker_pid()
 start = time.monotonic()
-subprocess.run(["systemctl", "reload", "%(unit)s"], check=True)
+subprocess.run(["systemctl", "reload", "{UNIT}"], check=True)
 returned = time.monotonic() - start
 new = None
 while time.monotonic() - start < 10:
@@ -71,16 +76,24 @@ while time.monotonic() - start < 10:
     if new not in (None, old):
         break
     time.sleep(0.005)
-print(json.dumps({"old_worker": old, "new_worker": new, "reload_returned_s": round(returned, 3),
-                  "new_worker_answered_s": round(time.monotonic() - start, 3)}))
-""" % {"socket": STATS_SOCKET, "unit": UNIT}
+print(json.dumps({{"old_worker": old, "new_worker": new, "reload_returned_s": round(returned, 3),
+                  "new_worker_answered_s": round(time.monotonic() - start, 3)}}))
+"""
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def edge_haproxy(host):
     """Only the hosts the role was applied to (group edge_haproxy of the scenario's inventory)."""
-    inventory = json.loads(subprocess.run(["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--list"],
-                                          capture_output=True, text=True, check=True, timeout=120).stdout)
+    inventory = json.loads(
+        subprocess.run(
+            ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--list"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+    )
     if host.backend.get_hostname() not in inventory.get("edge_haproxy", {}).get("hosts", []):
         pytest.skip("haproxy runs on the hosts of the group edge_haproxy only")
     if host.backend.get_hostname() == "smallvps-edge-pkg":
@@ -97,8 +110,10 @@ def haproxy_plan(plan):
 def apply_role(ansible_playbook, host, tmp_path_factory):
     """Run the role on this host with extra variables; returns the finished ansible-playbook (JSON)."""
     playbook = tmp_path_factory.mktemp("haproxy") / "apply.yml"
-    playbook.write_text(f"- name: Apply the haproxy role\n  hosts: {host.backend.get_hostname()}\n  become: true\n"
-                        "  roles:\n    - role: smallvps.hardening.haproxy\n")
+    playbook.write_text(
+        f"- name: Apply the haproxy role\n  hosts: {host.backend.get_hostname()}\n  become: true\n"
+        "  roles:\n    - role: smallvps.hardening.haproxy\n"
+    )
 
     def apply(overrides=None):
         started = time.monotonic()
@@ -133,15 +148,19 @@ def _wait_for_one_worker(host, master, seconds=10):
     while len(_workers(host, master)) != 1 and time.time() < deadline:
         time.sleep(0.2)
     workers = _workers(host, master)
-    assert len(workers) == 1, f"haproxy {master} (the unit's main process) has workers {workers}, not one: is it master-worker?"
+    assert len(workers) == 1, (
+        f"haproxy {master} (the unit's main process) has workers {workers}, not one: is it master-worker?"
+    )
     return workers
 
 
 def _start_load(host, rps, seconds):
     host.check_output("systemctl reset-failed haproxy-load.service 2>/dev/null || true")
     host.check_output(f"rm -f {LOAD_REPORT}")
-    host.check_output(f"systemd-run --unit=haproxy-load --collect -p StandardOutput=file:{LOAD_REPORT} "
-                      f"/usr/local/bin/smallvps-load rate --url {URL} --rps {rps} --seconds {seconds} --timeout 5")
+    host.check_output(
+        f"systemd-run --unit=haproxy-load --collect -p StandardOutput=file:{LOAD_REPORT} "
+        f"/usr/local/bin/smallvps-load rate --url {URL} --rps {rps} --seconds {seconds} --timeout 5"
+    )
 
 
 def _load_report(host, seconds):
@@ -149,7 +168,10 @@ def _load_report(host, seconds):
     while time.time() < deadline and host.run("systemctl is-active --quiet haproxy-load.service").rc == 0:
         time.sleep(1)
     report = json.loads(host.file(LOAD_REPORT).content_string)
-    print(f"load: sent {report['sent']}, status {report['status']}, errors {report['errors']}, max_lag {report['max_lag']} s")
+    print(
+        f"load: sent {report['sent']}, status {report['status']}, errors {report['errors']},"
+        f" max_lag {report['max_lag']} s"
+    )
     return report
 
 
@@ -165,15 +187,24 @@ def test_a_request_through_8080_reaches_the_backend(host):
 
 def test_maxconn_bufsize_and_threads_are_the_plans(host, haproxy_plan):
     config = host.file(CONFIG).content_string.splitlines()
-    for line in (f"maxconn {haproxy_plan['maxconn']}", f"tune.bufsize {haproxy_plan['tune_bufsize']}",
-                 f"nbthread {haproxy_plan['cpus']}"):
+    for line in (
+        f"maxconn {haproxy_plan['maxconn']}",
+        f"tune.bufsize {haproxy_plan['tune_bufsize']}",
+        f"nbthread {haproxy_plan['cpus']}",
+    ):
         assert f"    {line}" in config, line
     # What the running worker uses, not only what the file says.
     info = _info(host)
     pools = _cli(host, STATS_SOCKET, "show pools")
-    frontend = [row.split(",") for row in _cli(host, STATS_SOCKET, "show stat").splitlines() if row.startswith("http_in,FRONTEND,")]
-    print(f"running: {info['Version']}, Maxconn {info['Maxconn']}, Nbthread {info['Nbthread']}, "
-          f"frontend slim {frontend[0][6]}, {[line.strip() for line in pools.splitlines() if 'Pool buffer' in line]}")
+    frontend = [
+        row.split(",")
+        for row in _cli(host, STATS_SOCKET, "show stat").splitlines()
+        if row.startswith("http_in,FRONTEND,")
+    ]
+    print(
+        f"running: {info['Version']}, Maxconn {info['Maxconn']}, Nbthread {info['Nbthread']}, "
+        f"frontend slim {frontend[0][6]}, {[line.strip() for line in pools.splitlines() if 'Pool buffer' in line]}"
+    )
     assert int(info["Maxconn"]) == int(info["Hard_maxconn"]) == haproxy_plan["maxconn"]
     assert int(info["Nbthread"]) == haproxy_plan["cpus"]
     assert f"Pool buffer ({haproxy_plan['tune_bufsize']} bytes)" in pools
@@ -196,7 +227,9 @@ def test_the_unit_runs_haproxy_master_worker(host):
 
 def test_http2_with_prior_knowledge_is_answered(host):
     # haproxy_http2 is true (the default): HAProxy speaks h2c on the clear-text bind by itself.
-    answer = host.check_output(f"curl -s -o /dev/null -m 5 -w '%{{http_version}} %{{http_code}}' --http2-prior-knowledge {URL}")
+    answer = host.check_output(
+        f"curl -s -o /dev/null -m 5 -w '%{{http_version}} %{{http_code}}' --http2-prior-knowledge {URL}"
+    )
     assert answer == "2 200"
 
 
@@ -207,8 +240,10 @@ def test_a_reload_under_load_loses_no_request(host):
     _start_load(host, rps=50, seconds=20)
     time.sleep(5)
     timing = json.loads(host.check_output(f"python3 -c {shlex.quote(RELOAD_TIMER)}"))
-    print(f"reload: systemctl returned after {timing['reload_returned_s']} s, the new worker {timing['new_worker']} "
-          f"answered {timing['new_worker_answered_s']} s after the reload (old worker {timing['old_worker']})")
+    print(
+        f"reload: systemctl returned after {timing['reload_returned_s']} s, the new worker {timing['new_worker']} "
+        f"answered {timing['new_worker_answered_s']} s after the reload (old worker {timing['old_worker']})"
+    )
     report = _load_report(host, 20)
     assert report["sent"] == 1000 and report["status"] == {"200": 1000} and report["errors"] == {}, report
     assert timing["old_worker"] == worker and timing["new_worker"] not in (None, worker), timing
@@ -242,7 +277,9 @@ def test_haproxy_c_refuses_a_broken_file(host):
     # haproxy -c itself, which the role's template runs before the file lands: the running file passes, a broken
     # copy does not. Through the role, a file haproxy -c refuses never lands: test_haproxy_refusals.py.
     assert host.run(f"haproxy -c -q -f {CONFIG}").rc == 0
-    broken = host.run(f"sed 's/^    maxconn /    maxconnn /' {CONFIG} > /tmp/haproxy-broken.cfg && "
-                      "haproxy -c -f /tmp/haproxy-broken.cfg; rc=$?; rm -f /tmp/haproxy-broken.cfg; exit $rc")
+    broken = host.run(
+        f"sed 's/^    maxconn /    maxconnn /' {CONFIG} > /tmp/haproxy-broken.cfg && "
+        "haproxy -c -f /tmp/haproxy-broken.cfg; rc=$?; rm -f /tmp/haproxy-broken.cfg; exit $rc"
+    )
     print(f"haproxy -c on a broken copy: rc {broken.rc}: {broken.stderr.strip().splitlines()[-2:]}")
     assert broken.rc != 0 and "unknown keyword 'maxconnn'" in broken.stderr

@@ -10,9 +10,11 @@ import pytest
 # program refuses that one, and the file it refused never lands.
 REFUSALS = {
     "no_servers": ({"haproxy_servers": []}, "haproxy_servers: [] is not a non-empty list of servers"),
-    "haproxy_refuses": ({"haproxy_servers": ["127.0.0.1:8000", "no-such-host.invalid:8000"]},
-                        "haproxy: haproxy -c refused the new configuration, so /etc/haproxy/haproxy.cfg was left as it "
-                        "was and the running haproxy keeps the old one"),
+    "haproxy_refuses": (
+        {"haproxy_servers": ["127.0.0.1:8000", "no-such-host.invalid:8000"]},
+        "haproxy: haproxy -c refused the new configuration, so /etc/haproxy/haproxy.cfg was left as it "
+        "was and the running haproxy keeps the old one",
+    ),
 }
 
 
@@ -24,8 +26,11 @@ def _haproxy_host_only(host):
 
 def _state(host):
     master = host.check_output("systemctl show -p MainPID --value haproxy.service")
-    return host.check_output("md5sum /etc/haproxy/haproxy.cfg /etc/systemd/system/haproxy.service.d/*.conf"), master, \
-        host.check_output(f"pgrep -P {master}")
+    return (
+        host.check_output("md5sum /etc/haproxy/haproxy.cfg /etc/systemd/system/haproxy.service.d/*.conf"),
+        master,
+        host.check_output(f"pgrep -P {master}"),
+    )
 
 
 def test_bad_input_is_refused_before_anything_changes(host, apply_cases):

@@ -21,18 +21,25 @@ def _both_proxies_host_only(host):
 
 
 def _under_load(host, command, url):
-    script = (f"smallvps-load watch --url {url} --seconds 6 --interval 0.01 > /tmp/watch.json & "
-              f"sleep 2; start=$(date +%s.%N); {command}; end=$(date +%s.%N); wait; "
-              f"echo \"$start $end\"; cat /tmp/watch.json")
+    script = (
+        f"smallvps-load watch --url {url} --seconds 6 --interval 0.01 > /tmp/watch.json & "
+        f"sleep 2; start=$(date +%s.%N); {command}; end=$(date +%s.%N); wait; "
+        f'echo "$start $end"; cat /tmp/watch.json'
+    )
     out = host.run(f"timeout 60 sh -c '{script}'")
     assert out.rc == 0, out.stderr
     times, report = out.stdout.split("\n", 1)
     start, end = (float(t) for t in times.split())
     report = json.loads(report)
     failed = sum(report["errors"].values()) + sum(n for status, n in report["status"].items() if status != "200")
-    return {"seconds": round(end - start, 3), "requests": report["polls"], "failed": failed,
-            "unavailable_for": report["recovered_after"],
-            "errors": report["errors"], "status": report["status"]}
+    return {
+        "seconds": round(end - start, 3),
+        "requests": report["polls"],
+        "failed": failed,
+        "unavailable_for": report["recovered_after"],
+        "errors": report["errors"],
+        "status": report["status"],
+    }
 
 
 def test_reload_and_restart_side_by_side(host):

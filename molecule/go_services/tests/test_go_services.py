@@ -15,7 +15,10 @@ from ansible_collections.smallvps.hardening.tests.unit.upstream_schemas import e
 
 MIB = 1024 * 1024
 SERVICES = ("traefik", "oathkeeper", "capture")
-REAL = {"traefik": os.environ.get("SMALLVPS_TRAEFIK_BINARY", ""), "oathkeeper": os.environ.get("SMALLVPS_OATHKEEPER_BINARY", "")}
+REAL = {
+    "traefik": os.environ.get("SMALLVPS_TRAEFIK_BINARY", ""),
+    "oathkeeper": os.environ.get("SMALLVPS_OATHKEEPER_BINARY", ""),
+}
 
 
 def _show(host, unit, *props):
@@ -42,18 +45,34 @@ def _is_standin(service):
 
 def test_which_binaries_ran():
     for service in SERVICES:
-        what = f"the real binary {REAL[service]}" if not _is_standin(service) else \
-            "the stand-in molecule/shared/standin/go_standin.py (not a run of the real service)"
+        what = (
+            f"the real binary {REAL[service]}"
+            if not _is_standin(service)
+            else "the stand-in molecule/shared/standin/go_standin.py (not a run of the real service)"
+        )
         print(f"{service}: {what}")
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_service_runs_under_the_plan(host, plan, service):
     row = plan["rows"][service]
-    props = _show(host, f"{service}.service", "MemoryMax", "OOMScoreAdjust", "Restart", "User", "ActiveState",
-                  "NoNewPrivileges", "ProtectSystem")
+    props = _show(
+        host,
+        f"{service}.service",
+        "MemoryMax",
+        "OOMScoreAdjust",
+        "Restart",
+        "User",
+        "ActiveState",
+        "NoNewPrivileges",
+        "ProtectSystem",
+    )
     assert int(props["MemoryMax"]) == int(row["MemoryMax"].rstrip("M")) * MIB
-    assert (props["OOMScoreAdjust"], props["Restart"], props["ActiveState"]) == (row["OOMScoreAdjust"], "always", "active")
+    assert (props["OOMScoreAdjust"], props["Restart"], props["ActiveState"]) == (
+        row["OOMScoreAdjust"],
+        "always",
+        "active",
+    )
     assert (props["User"], props["NoNewPrivileges"], props["ProtectSystem"]) == (service, "yes", "strict")
     # What the process got from systemd, read from the kernel.
     assert _environ(host, _pid(host, service))["GOMEMLIMIT"] == row["GOMEMLIMIT"]
@@ -67,8 +86,11 @@ def _unit_environment(host, service):
 
 
 # What each role puts in its unit's environment beyond HOME and GOMEMLIMIT.
-ROLE_ENVIRONMENT = {"traefik": {}, "oathkeeper": {"SQA_OPT_OUT": "true"},
-                    "capture": {"CAPTURE_MAX_PAGES_PER_CONNECTION": None}}
+ROLE_ENVIRONMENT = {
+    "traefik": {},
+    "oathkeeper": {"SQA_OPT_OUT": "true"},
+    "capture": {"CAPTURE_MAX_PAGES_PER_CONNECTION": None},
+}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -101,15 +123,26 @@ def test_oathkeeper_listens_on_loopback_and_does_not_phone_home(host):
 def test_an_exposed_listener_is_accepted_with_its_opt_in_and_warned_about(host, ansible_playbook):
     """In check mode: the opt-in lets the role through with one warning naming it, and nothing changes."""
     before = _files_and_pids(host)
-    run = ansible_playbook("smallvps.hardening.site", {"oathkeeper_prometheus_host": "0.0.0.0",
-                                                      "oathkeeper_prometheus_expose": True},
-                           check=True, tags="oathkeeper", as_json=True)
+    run = ansible_playbook(
+        "smallvps.hardening.site",
+        {"oathkeeper_prometheus_host": "0.0.0.0", "oathkeeper_prometheus_expose": True},
+        check=True,
+        tags="oathkeeper",
+        as_json=True,
+    )
     assert run.returncode == 0, run.output
-    warnings = [w for play in run.json["plays"] for task in play["tasks"]
-                for w in task["hosts"].get("smallvps-go", {}).get("warnings", []) if w.startswith("oathkeeper: ")]
-    assert warnings == ["oathkeeper: the Prometheus endpoint (request metrics; no authentication) listens on 0.0.0.0 "
-                        "port 9000 (oathkeeper_prometheus_expose: true); anyone who reaches it can use it, so firewall "
-                        "it"], warnings
+    warnings = [
+        w
+        for play in run.json["plays"]
+        for task in play["tasks"]
+        for w in task["hosts"].get("smallvps-go", {}).get("warnings", [])
+        if w.startswith("oathkeeper: ")
+    ]
+    assert warnings == [
+        "oathkeeper: the Prometheus endpoint (request metrics; no authentication) listens on 0.0.0.0 "
+        "port 9000 (oathkeeper_prometheus_expose: true); anyone who reaches it can use it, so firewall "
+        "it"
+    ], warnings
     assert _files_and_pids(host) == before
 
 
@@ -132,7 +165,11 @@ def test_oathkeeper_argv_and_the_plans_cache_size(host, plan):
     config = yaml.safe_load(host.file("/etc/oathkeeper/config.yml").content_string)
     assert errors("oathkeeper/config.schema.json", config) == []
     cache = config["authenticators"]["oauth2_introspection"]["config"]["cache"]
-    assert cache == {"enabled": True, "ttl": "30s", "max_cost": int(plan["extras"]["oathkeeper"]["introspection_max_cost"])}
+    assert cache == {
+        "enabled": True,
+        "ttl": "30s",
+        "max_cost": int(plan["extras"]["oathkeeper"]["introspection_max_cost"]),
+    }
     print(f"oathkeeper: max_cost {cache['max_cost']} (the plan's introspection_max_cost), not 100000000")
     rules = yaml.safe_load(host.file("/etc/oathkeeper/rules.yml").content_string)
     assert [rule["id"] for rule in rules] == ["app"]
@@ -147,11 +184,20 @@ def test_the_capture_daemon_gets_the_plans_page_limits(host, plan):
 
 def test_a_new_traefik_file_restarts_it_or_warns(host, ansible_playbook):
     pid = _pid(host, "traefik")
-    kept = ansible_playbook("smallvps.hardening.site", {"traefik_max_idle_conns_per_host": 4, "traefik_restart_allowed": False},
-                            tags="traefik", as_json=True)
+    kept = ansible_playbook(
+        "smallvps.hardening.site",
+        {"traefik_max_idle_conns_per_host": 4, "traefik_restart_allowed": False},
+        tags="traefik",
+        as_json=True,
+    )
     assert kept.returncode == 0, kept.output
-    warnings = [w for play in kept.json["plays"] for task in play["tasks"]
-                for w in task["hosts"].get("smallvps-go", {}).get("warnings", []) if "was not restarted" in w]
+    warnings = [
+        w
+        for play in kept.json["plays"]
+        for task in play["tasks"]
+        for w in task["hosts"].get("smallvps-go", {}).get("warnings", [])
+        if "was not restarted" in w
+    ]
     assert len(warnings) == 1 and "/etc/traefik/traefik.yml" in warnings[0], warnings
     assert _pid(host, "traefik") == pid
     back = ansible_playbook("smallvps.hardening.site", tags="traefik")
@@ -161,31 +207,71 @@ def test_a_new_traefik_file_restarts_it_or_warns(host, ansible_playbook):
 
 
 REFUSALS = {
-    "traefik_gomemlimit_400M": (["traefik"], {"traefik_environment": {"GOMEMLIMIT": "400M"}},
-                                "traefik_environment: GOMEMLIMIT=400M is refused: Go exits at start on it"),
-    "traefik_deflate": (["traefik"], {"traefik_compress_encodings": ["gzip", "deflate"]},
-                        "traefik_compress_encodings[1]: 'deflate' is not an encoding Traefik has"),
-    "traefik_unknown_timeout": (["traefik"], {"traefik_responding_timeouts": {"readTimeouts": "60s"}},
-                                "traefik_responding_timeouts key 'readTimeouts': unknown key"),
-    "traefik_old": (["traefik"], {"traefik_version": "3.1.4"},
-                    "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
+    "traefik_gomemlimit_400M": (
+        ["traefik"],
+        {"traefik_environment": {"GOMEMLIMIT": "400M"}},
+        "traefik_environment: GOMEMLIMIT=400M is refused: Go exits at start on it",
+    ),
+    "traefik_deflate": (
+        ["traefik"],
+        {"traefik_compress_encodings": ["gzip", "deflate"]},
+        "traefik_compress_encodings[1]: 'deflate' is not an encoding Traefik has",
+    ),
+    "traefik_unknown_timeout": (
+        ["traefik"],
+        {"traefik_responding_timeouts": {"readTimeouts": "60s"}},
+        "traefik_responding_timeouts key 'readTimeouts': unknown key",
+    ),
+    "traefik_old": (
+        ["traefik"],
+        {"traefik_version": "3.1.4"},
+        "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads",
+    ),
     # The old per-field variables still feed traefik_binary (traefik_old above); this one sets the mapping.
-    "traefik_sha256": (["traefik"], {"traefik_binary": {"url": "http://127.0.0.1:8900/traefik", "version": "3.3.6",
-                                                        "sha256": "1" * 64}}, "traefik_binary.sha256:"),
+    "traefik_sha256": (
+        ["traefik"],
+        {"traefik_binary": {"url": "http://127.0.0.1:8900/traefik", "version": "3.3.6", "sha256": "1" * 64}},
+        "traefik_binary.sha256:",
+    ),
     # The Oathkeeper filter's refusals are unit-tested (tests/unit/plugins/plugin_utils/test_oathkeeper.py);
     # this one proves the role hands its variables to the filter and that a refusal changes nothing on the host.
-    "oathkeeper_prometheus_everywhere": (["oathkeeper"], {"oathkeeper_prometheus_host": "0.0.0.0"},
-                                         "oathkeeper_prometheus_host: '0.0.0.0' is not a loopback address"),
-    "reassembly_share_above_cap": (["traefik"], {"smallvps_services": [
-        {"name": "traefik", "tier": 1, "runtime": "go", "min": "64M", "max": "128M"},
-        {"name": "oathkeeper", "tier": 1, "runtime": "go", "min": "64M", "max": "96M", "introspection_cache": True},
-        {"name": "capture", "tier": 1, "runtime": "go", "min": "32M", "max": "64M", "reassembly": {"share": 0.9}}]},
-        "smallvps_services: memory_plan: service 'capture' key 'reassembly': share 0.9 is out of range"),
+    "oathkeeper_prometheus_everywhere": (
+        ["oathkeeper"],
+        {"oathkeeper_prometheus_host": "0.0.0.0"},
+        "oathkeeper_prometheus_host: '0.0.0.0' is not a loopback address",
+    ),
+    "reassembly_share_above_cap": (
+        ["traefik"],
+        {
+            "smallvps_services": [
+                {"name": "traefik", "tier": 1, "runtime": "go", "min": "64M", "max": "128M"},
+                {
+                    "name": "oathkeeper",
+                    "tier": 1,
+                    "runtime": "go",
+                    "min": "64M",
+                    "max": "96M",
+                    "introspection_cache": True,
+                },
+                {
+                    "name": "capture",
+                    "tier": 1,
+                    "runtime": "go",
+                    "min": "32M",
+                    "max": "64M",
+                    "reassembly": {"share": 0.9},
+                },
+            ]
+        },
+        "smallvps_services: memory_plan: service 'capture' key 'reassembly': share 0.9 is out of range",
+    ),
 }
 
 
 def _files_and_pids(host):
-    files = "/etc/traefik/*.yml /etc/oathkeeper/*.yml /etc/systemd/system/*.service /etc/systemd/system/*.service.d/*.conf"
+    files = (
+        "/etc/traefik/*.yml /etc/oathkeeper/*.yml /etc/systemd/system/*.service /etc/systemd/system/*.service.d/*.conf"
+    )
     return host.check_output(f"md5sum {files}; ls /opt/smallvps/*"), [_pid(host, s) for s in SERVICES]
 
 
