@@ -170,7 +170,10 @@ def test_an_unknown_key_fails_the_schema(where, value):
         ],
         # the version the keys need
         *[
-            ({"version": version}, f"traefik_binary.version: {version!r} is not a release version; expected major.minor.patch")
+            (
+                {"version": version},
+                f"traefik_binary.version: {version!r} is not a release version; expected major.minor.patch",
+            )
             for version in ("", "3.2", "v3.3.5", "3.3.5-rc1", None, 3.3)
         ],
         ({"version": "3.1.4"}, "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads"),
@@ -187,8 +190,9 @@ def test_a_traefik_older_than_the_keys_is_refused_naming_the_keys():
     with pytest.raises(TraefikConfigError) as refused:
         build_config(**{**GOOD, "version": "3.1.4"})
     assert str(refused.value) == (
-        "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads entryPoints.*.http.maxHeaderBytes "
-        "and http.middlewares.*.compress.encodings, which this configuration sets (Traefik exits at start on a key it "
+        "traefik_binary.version: '3.1.4' is older than 3.2.0, the first Traefik that reads "
+        "entryPoints.*.http.maxHeaderBytes and http.middlewares.*.compress.encodings, which this configuration sets "
+        "(Traefik exits at start on a key it "
         "does not know); expected 3.2.0 or later, 3.3.5 or later recommended"
     )
     # Without compression maxHeaderBytes alone still needs 3.2.0: the gate is not only about compression.
