@@ -179,7 +179,7 @@ def build_config(
     rule="PathPrefix(`/`)",
     log_level="INFO",
     *,
-    version,
+    version=None,
     check_new_version=False,
 ) -> dict:
     """{'static': {...}, 'dynamic': {...}, 'required_version', 'recommended_version'}: the two files the role
@@ -261,39 +261,4 @@ def build_config(
     }
 
 
-def traefik_config(
-    address,
-    upstreams,
-    responding_timeouts,
-    forwarding_timeouts,
-    max_header_bytes,
-    max_idle_conns_per_host,
-    compress=True,
-    encodings=("gzip",),
-    file_watch=False,
-    dynamic_path="/etc/traefik/dynamic.yml",
-    rule="PathPrefix(`/`)",
-    log_level="INFO",
-    version=None,
-    check_new_version=False,
-):
-    """The public filter's and the render action's function (no plan): build_config with every option a keyword."""
-    return build_config(
-        address,
-        upstreams,
-        responding_timeouts,
-        forwarding_timeouts,
-        max_header_bytes,
-        max_idle_conns_per_host,
-        compress,
-        list(encodings),
-        file_watch,
-        dynamic_path,
-        rule,
-        log_level,
-        version=version,
-        check_new_version=check_new_version,
-    )
-
-
-PRODUCT = Product(name="traefik", render=Renderer("traefik", traefik_config, None, (TraefikConfigError,)))
+PRODUCT = Product(name="traefik", render=Renderer("traefik", build_config, None, (TraefikConfigError,)))
