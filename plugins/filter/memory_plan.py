@@ -370,27 +370,12 @@ _value:
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import (
-    DEFAULT_GOMEMLIMIT_RATIO,
-    DEFAULT_MEMORY_HIGH_RATIO,
-    build_plan,
-)
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import build_plan
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._swap_sizing import SwapSizingError
 
-
-@as_filter_errors(MemoryBudgetError, SwapSizingError)
-def memory_plan(
-    facts,
-    services,
-    reserve=None,
-    cpus=None,
-    memory_high_ratio=DEFAULT_MEMORY_HIGH_RATIO,
-    gomemlimit_ratio=DEFAULT_GOMEMLIMIT_RATIO,
-    units=None,
-    swap=None,
-):
-    return build_plan(facts, services, reserve, cpus, memory_high_ratio, gomemlimit_ratio, units, swap)
+# The planner itself, its arguments the filter's: the refusals reach Ansible as the task's failure.
+memory_plan = as_filter_errors(MemoryBudgetError, SwapSizingError)(build_plan)
 
 
 class FilterModule:
