@@ -1,6 +1,6 @@
 """Runs a playbook against the controller itself (connection local) with this checkout as
 smallvps.hardening, and returns its exit code and ansible.posix.json's report: for role tasks that
-only read variables (checks, plans), which need no test host."""
+only read variables (checks, plans, the render step), which need no test host."""
 
 from __future__ import annotations
 
@@ -37,3 +37,23 @@ def run_local_playbook(tmp_path: Path, playbook: str, *extra_vars: str) -> tuple
     except json.JSONDecodeError as error:
         raise AssertionError(f"no json report: {result.stdout[-2000:]}{result.stderr[-2000:]}") from error
     return result.returncode, report
+
+
+def run_role_validate(
+    tmp_path: Path, role: str, extra_vars: dict, then: str = ""
+) -> tuple[int, list[tuple[str, dict]]]:
+    """Exit code and [(task name, result)] of ROLE's tasks/validate.yml with its defaults and vars, then the tasks
+    in `then` (YAML, indented as a play's tasks). Only the role's own files are loaded: its meta dependencies
+    (memory_plan, systemd_tiering, go_service) would act on the machine running the tests."""
+    playbook = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {ROOT}/roles/{role}/defaults/main.yml
+    - {ROOT}/roles/{role}/vars/main.yml
+  tasks:
+    - ansible.builtin.include_tasks: {ROOT}/roles/{role}/tasks/validate.yml
+{then}"""
+    returncode, report = run_local_playbook(tmp_path, playbook, json.dumps(extra_vars))
+    results = [(task["task"]["name"], task["hosts"]["localhost"]) for task in report["plays"][0]["tasks"]]
+    return returncode, [(name, result) for name, result in results if "include_tasks" not in name]

@@ -8,11 +8,9 @@ on the machine running the tests."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ansible_collections.smallvps.hardening.tests.unit.local_playbook import ROOT, run_local_playbook
+from ansible_collections.smallvps.hardening.tests.unit.local_playbook import run_role_validate
 from ansible_collections.smallvps.hardening.tests.unit.roles.test_go_service_validate import PLAN, _entry
 
 # Oathkeeper's entry with the cache size the plan gives an entry with introspection_cache.
@@ -34,21 +32,11 @@ BASE = {
 
 def _validate(tmp_path, role, **extra_vars):
     """Exit code, [(task name, result)] of ROLE's tasks/validate.yml and what it rendered (SHOW), if it passed."""
-    playbook = f"""
-- hosts: localhost
-  gather_facts: false
-  vars_files:
-    - {ROOT}/roles/{role}/defaults/main.yml
-    - {ROOT}/roles/{role}/vars/main.yml
-  tasks:
-    - ansible.builtin.include_tasks: {ROOT}/roles/{role}/tasks/validate.yml
-    - name: Show
+    show = f"""    - name: Show
       ansible.builtin.debug:
         msg: "{{{{ {SHOW[role]} }}}}"
 """
-    rc, report = run_local_playbook(tmp_path, playbook, json.dumps({**BASE[role], **extra_vars}))
-    results = [(task["task"]["name"], task["hosts"]["localhost"]) for task in report["plays"][0]["tasks"]]
-    results = [(name, result) for name, result in results if "include_tasks" not in name]
+    rc, results = run_role_validate(tmp_path, role, {**BASE[role], **extra_vars}, then=show)
     shown = results[-1][1].get("msg") if results and results[-1][0] == "Show" else None
     return rc, results, shown
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_plan import MIB, build_plan
-from ansible_collections.smallvps.hardening.tests.unit.local_playbook import ROOT, run_local_playbook
+from ansible_collections.smallvps.hardening.tests.unit.local_playbook import run_role_validate
 
 HOST = {"effective_memory_bytes": 512 * MIB, "cpus": 1}
 SHOW_HAPROXY_GLOBAL = """    - ansible.builtin.debug:
@@ -19,28 +19,12 @@ SHOW_HAPROXY_GLOBAL = """    - ansible.builtin.debug:
 """
 
 
-def _validate(tmp_path, role, extra_vars, then=""):
-    """Exit code and [(task name, result)] of ROLE's tasks/validate.yml with its defaults and vars."""
-    playbook = f"""
-- hosts: localhost
-  gather_facts: false
-  vars_files:
-    - {ROOT}/roles/{role}/defaults/main.yml
-    - {ROOT}/roles/{role}/vars/main.yml
-  tasks:
-    - ansible.builtin.include_tasks: {ROOT}/roles/{role}/tasks/validate.yml
-{then}"""
-    returncode, report = run_local_playbook(tmp_path, playbook, json.dumps(extra_vars))
-    results = [(task["task"]["name"], task["hosts"]["localhost"]) for task in report["plays"][0]["tasks"]]
-    return returncode, [(name, result) for name, result in results if "include_tasks" not in name]
-
-
 def _haproxy_plan():
     return build_plan(HOST, [], units=["haproxy.service"])
 
 
 def test_haproxy_refuses_a_variable_with_the_products_own_message(tmp_path):
-    rc, results = _validate(
+    rc, results = run_role_validate(
         tmp_path,
         "haproxy",
         {"smallvps_memory_plan": _haproxy_plan(), "haproxy_servers": ["127.0.0.1:8000"], "haproxy_port": 70000},
@@ -53,7 +37,7 @@ def test_haproxy_refuses_a_variable_with_the_products_own_message(tmp_path):
 
 
 def test_haproxy_refuses_a_plan_without_its_entry_naming_smallvps_services(tmp_path):
-    rc, results = _validate(
+    rc, results = run_role_validate(
         tmp_path, "haproxy", {"smallvps_memory_plan": build_plan(HOST, []), "haproxy_servers": ["127.0.0.1:8000"]}
     )
     assert rc != 0 and results[-1][1]["msg"].startswith("smallvps_services: "), results
@@ -61,7 +45,7 @@ def test_haproxy_refuses_a_plan_without_its_entry_naming_smallvps_services(tmp_p
 
 def test_haproxy_lines_reach_the_role_with_the_plans_maxconn(tmp_path):
     plan = _haproxy_plan()
-    rc, results = _validate(
+    rc, results = run_role_validate(
         tmp_path,
         "haproxy",
         {"smallvps_memory_plan": plan, "haproxy_servers": ["127.0.0.1:8000"]},
@@ -72,7 +56,7 @@ def test_haproxy_lines_reach_the_role_with_the_plans_maxconn(tmp_path):
 
 
 def test_nginx_limit_req_refuses_a_rate_nginx_cannot_parse(tmp_path):
-    rc, results = _validate(
+    rc, results = run_role_validate(
         tmp_path,
         "nginx_limit_req",
         {
@@ -88,7 +72,7 @@ def test_nginx_limit_req_refuses_a_rate_nginx_cannot_parse(tmp_path):
 
 def test_nginx_limit_req_lines_carry_the_plans_zone_size(tmp_path):
     plan = build_plan(HOST, [], units=["nginx.service"])
-    rc, results = _validate(
+    rc, results = run_role_validate(
         tmp_path,
         "nginx_limit_req",
         {"smallvps_memory_plan": plan, "nginx_limit_req_zones": [{"name": "perip", "rate": "5r/s"}]},
