@@ -343,48 +343,55 @@ def sizes(service, limit_mb: int, context) -> dict:
     return {"introspection_max_cost": introspection_max_cost(limit_mb * MIB)}
 
 
+class _BuildConfigDefault:
+    """An option config_files passes to build_config only when given: its default is build_config's alone."""
+
+    def __repr__(self) -> str:
+        return "build_config's default"
+
+
+BUILD_CONFIG_DEFAULT = _BuildConfigDefault()
+# build_config's options that config_files passes through; introspection_max_cost is the plan entry's.
+BUILD_CONFIG_OPTIONS = tuple(
+    name for name in inspect.signature(build_config).parameters if name != "introspection_max_cost"
+)
+
+
 def config_files(
     plan_entry,
-    proxy_port=4455,
-    proxy_timeouts=None,
-    api_host="127.0.0.1",
-    api_port=4456,
-    authenticators=None,
-    authorizers=None,
-    mutators=None,
+    proxy_port=BUILD_CONFIG_DEFAULT,
+    proxy_timeouts=BUILD_CONFIG_DEFAULT,
+    api_host=BUILD_CONFIG_DEFAULT,
+    api_port=BUILD_CONFIG_DEFAULT,
+    authenticators=BUILD_CONFIG_DEFAULT,
+    authorizers=BUILD_CONFIG_DEFAULT,
+    mutators=BUILD_CONFIG_DEFAULT,
     rules=None,
-    rules_path="/etc/oathkeeper/rules.yml",
-    log_level="info",
-    prometheus_host="127.0.0.1",
-    prometheus_port=9000,
-    api_expose=False,
-    prometheus_expose=False,
+    rules_path=BUILD_CONFIG_DEFAULT,
+    log_level=BUILD_CONFIG_DEFAULT,
+    prometheus_host=BUILD_CONFIG_DEFAULT,
+    prometheus_port=BUILD_CONFIG_DEFAULT,
+    api_expose=BUILD_CONFIG_DEFAULT,
+    prometheus_expose=BUILD_CONFIG_DEFAULT,
     telemetry_enabled=False,
     environment=None,
 ):
-    """The public filter's function: config.yml, the access rules and the warnings, from Oathkeeper's plan entry."""
+    """The public filter's function: config.yml, the access rules and the warnings, from Oathkeeper's plan entry.
+    The positional order is the filter's (rules among build_config's options); what is not given gets
+    build_config's default."""
+    # First, while the locals are the parameters.
+    given = {
+        name: value
+        for name, value in locals().items()
+        if name in BUILD_CONFIG_OPTIONS and value is not BUILD_CONFIG_DEFAULT
+    }
     if not isinstance(plan_entry, dict):
         raise OathkeeperConfigError(
             "smallvps_services: no memory plan entry for Oathkeeper; add one such as "
             "{name: oathkeeper, tier: 1, runtime: go, min: 64M, introspection_cache: true}"
         )
     check_environment({} if environment is None else environment, telemetry_enabled)
-    config = build_config(
-        proxy_port,
-        proxy_timeouts,
-        api_host,
-        api_port,
-        authenticators,
-        authorizers,
-        mutators,
-        rules_path,
-        log_level,
-        plan_entry.get("introspection_max_cost"),
-        prometheus_host,
-        prometheus_port,
-        api_expose,
-        prometheus_expose,
-    )
+    config = build_config(introspection_max_cost=plan_entry.get("introspection_max_cost"), **given)
     rules = build_rules(rules, config["authenticators"], config["authorizers"], config["mutators"])
     return {"config": config, "rules": rules, "warnings": exposed(config)}
 
