@@ -1,20 +1,21 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
-"""The memory_plan and memory_budget_table filters as Ansible calls them: found by name,
-positional options, every refusal an AnsibleFilterError with the planner's message (which still starts
-with memory_budget:, the planner's own prefix). The old filter name is tested in test_memory_budget_route.py."""
+"""The memory_plan and memory_plan_table filters as Ansible calls them: found by name,
+positional options, every refusal an AnsibleFilterError with the planner's message (memory_plan:; the table's
+still starts with memory_budget_table:). The old filter names are tested in test_memory_budget_route.py and
+test_memory_budget_table_route.py."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.smallvps.hardening.plugins.filter.memory_budget_table import FilterModule as TableFilterModule
 from ansible_collections.smallvps.hardening.plugins.filter.memory_plan import FilterModule
+from ansible_collections.smallvps.hardening.plugins.filter.memory_plan_table import FilterModule as TableFilterModule
 
 MIB = 1024 * 1024
 memory_plan = FilterModule().filters()["memory_plan"]
-memory_budget_table = TableFilterModule().filters()["memory_budget_table"]
+memory_plan_table = TableFilterModule().filters()["memory_plan_table"]
 
 SERVICES = [
     {"name": "app", "tier": 1, "runtime": "python", "min": "256M", "per_worker": "64M"},
@@ -45,7 +46,7 @@ def filter_error(function, *args) -> str:
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"memory_plan"}
-    assert set(TableFilterModule().filters()) == {"memory_budget_table"}
+    assert set(TableFilterModule().filters()) == {"memory_plan_table"}
 
 
 def test_module_facts_form():
@@ -139,7 +140,7 @@ def test_swap_sizing_errors_become_filter_errors_too():
 
 
 def test_table_filter():
-    lines = memory_budget_table(memory_plan(MODULE_FACTS, SERVICES))
+    lines = memory_plan_table(memory_plan(MODULE_FACTS, SERVICES))
     assert lines[1].split() == ["app", "1", "-", "864M", "-", "0", "-", "3", "100"]
     assert lines[-2] == "reserve 112 MiB = base 80 + page cache 32 + watermarks 0 (none inside a cgroup limit) + zram 0"
 
@@ -156,7 +157,7 @@ def test_table_filter():
     ],
 )
 def test_table_filter_refuses_non_plans_naming_the_key(plan, fragment):
-    message = filter_error(memory_budget_table, plan)
+    message = filter_error(memory_plan_table, plan)
     assert message.startswith("memory_budget_table: ") and fragment in message
     assert "expects the output of smallvps.hardening.memory_plan" in message
 
@@ -164,4 +165,4 @@ def test_table_filter_refuses_non_plans_naming_the_key(plan, fragment):
 def test_table_filter_refuses_a_plan_missing_summary_keys():
     plan = memory_plan(MODULE_FACTS, SERVICES)
     del plan["summary"]["headroom_mb"]
-    assert "key 'summary' lacks headroom_mb" in filter_error(memory_budget_table, plan)
+    assert "key 'summary' lacks headroom_mb" in filter_error(memory_plan_table, plan)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: memory_budget_table
+name: memory_plan_table
 short_description: Render a memory plan as fixed-width text lines
-version_added: 0.1.0
+version_added: 0.4.0
 author:
   - smallvps.hardening maintainers
 description:
@@ -15,6 +15,8 @@ description:
     none), then three summary lines (effective memory and its source, swap, cpus; the reserve and its terms;
     tier 0 and system.slice's MemoryLow, tier 2, pool, allocated, headroom) and one line per warning.
   - Meant for C(ansible.builtin.debug), so a playbook prints the plan without Jinja arithmetic.
+  - Before 0.4.0 this filter was called C(smallvps.hardening.memory_budget_table); that name still works until
+    1.0.0, with a deprecation warning. Its refusals still start with C(memory_budget_table:).
 positional: _input
 options:
   _input:
@@ -29,7 +31,7 @@ seealso:
 EXAMPLES = r"""
 - name: Print the plan
   ansible.builtin.debug:
-    msg: "{{ memory_plan | smallvps.hardening.memory_budget_table }}"
+    msg: "{{ memory_plan | smallvps.hardening.memory_plan_table }}"
 
 # service  tier  MemoryLow  MemoryMax  MemoryHigh  MemorySwapMax  GOMEMLIMIT  workers  OOMScoreAdjust
 # app         1          -       798M           -              0           -        3             100
@@ -51,12 +53,10 @@ from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_table import render_table
 
-
-@as_filter_errors(MemoryBudgetError)
-def memory_budget_table(plan):
-    return render_table(plan)
+# The table itself behind the error wrapper: a plan that is not one reaches Ansible as the task's failure.
+memory_plan_table = as_filter_errors(MemoryBudgetError)(render_table)
 
 
 class FilterModule:
     def filters(self):
-        return {"memory_budget_table": memory_budget_table}
+        return {"memory_plan_table": memory_plan_table}
