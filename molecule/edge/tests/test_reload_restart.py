@@ -12,6 +12,9 @@ ACTIONS = (
     ("caddy reload", "systemctl reload caddy.service", "http://127.0.0.1/"),
     ("caddy restart", "systemctl restart caddy.service", "http://127.0.0.1/"),
 )
+POLL_INTERVAL = 0.01
+# How http.client reports a connection the server reset: before the response, or while sending the request.
+RESETS = {"RemoteDisconnected", "ConnectionResetError"}
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +25,7 @@ def _both_proxies_host_only(host):
 
 def _under_load(host, command, url):
     script = (
-        f"smallvps-load watch --url {url} --seconds 6 --interval 0.01 > /tmp/watch.json & "
+        f"smallvps-load watch --url {url} --seconds 6 --interval {POLL_INTERVAL} > /tmp/watch.json & "
         f"sleep 2; start=$(date +%s.%N); {command}; end=$(date +%s.%N); wait; "
         f'echo "$start $end"; cat /tmp/watch.json'
     )
@@ -46,7 +49,12 @@ def test_reload_and_restart_side_by_side(host):
     figures = {name: _under_load(host, command, url) for name, command, url in ACTIONS}
     for name, figure in figures.items():
         print(f"{name}: {json.dumps(figure)}")
-    # Reloads lose nothing: HAProxy's new worker takes the listening sockets over, Caddy swaps its config in place.
+    # HAProxy's new worker takes the listening sockets over (expose-fd listeners): its reload loses nothing.
     assert figures["haproxy reload"]["failed"] == 0
-    assert figures["caddy reload"]["failed"] == 0
+    # Caddy binds the new configuration's listener as a second SO_REUSEPORT socket and closes the old one: a
+    # connection queued on the old socket at that instant is reset (0.22 per reload at 750 new connections a
+    # second in benchmarks/caddy-reload.txt; these polls make about 80 a second, so rarely one). Never a refusal,
+    # never an outage: at most one poll fails, by a reset. A restart fails this (refusals while nothing listens).
+    reload = figures["caddy reload"]
+    assert reload["failed"] <= 1 and set(reload["errors"]) <= RESETS, reload
     assert all(f["requests"] > 200 for f in figures.values())
