@@ -16,7 +16,7 @@ description:
     tier 0 and system.slice's MemoryLow, tier 2, pool, allocated, headroom) and one line per warning.
   - Meant for C(ansible.builtin.debug), so a playbook prints the plan without Jinja arithmetic.
   - Before 0.4.0 this filter was called C(smallvps.hardening.memory_budget_table); that name still works until
-    1.0.0, with a deprecation warning. Its refusals still start with C(memory_budget_table:).
+    1.0.0, with a deprecation warning. Its refusals start with C(memory_plan_table:) under either name.
 positional: _input
 options:
   _input:

@@ -43,7 +43,7 @@ def _reserve_line(summary: dict) -> str:
 
 def render_table(plan) -> list:
     """One line per service, then the host, the reserve and the split, the extras, then the warnings."""
-    entries = plan_entries(plan, "memory_budget_table", need_summary=True)
+    entries = plan_entries(plan, "memory_plan_table", need_summary=True)
     headers = [header for header, _ in TABLE_COLUMNS]
     rows = [[_cell(entry.get(key)) for _, key in TABLE_COLUMNS] for entry in entries]
     widths = [max(len(row[i]) for row in [headers] + rows) for i in range(len(headers))]

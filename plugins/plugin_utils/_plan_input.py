@@ -1,6 +1,6 @@
 """Checks that what a filter was given is a memory plan, before it reads a single key.
 
-memory_budget_table and systemd_tier_dropins are public: other collections call them with
+memory_plan_table and systemd_tier_dropins are public: other collections call them with
 whatever they have, and a wrong input must be a refusal naming the key, not a KeyError.
 """
 

@@ -65,12 +65,12 @@ CASES = {
     ),
     "nginx_limit_req_zones": (lambda: nginx_limit_req.build_config(LAZY_DICT), "is a mapping, not a list"),
     "nginx_limit_req_zones[0]": (lambda: nginx_limit_req.build_config([LAZY_LIST]), "is a list, not a mapping"),
-    "memory_budget_table: input": (
-        lambda: plan_entries(LAZY_LIST, "memory_budget_table"),
+    "memory_plan_table: input": (
+        lambda: plan_entries(LAZY_LIST, "memory_plan_table"),
         "is a list, with no 'services'",
     ),
-    "memory_budget_table: service 'app'": (
-        lambda: plan_entries({"services": {"app": LAZY_LIST}}, "memory_budget_table"),
+    "memory_plan_table: service 'app'": (
+        lambda: plan_entries({"services": {"app": LAZY_LIST}}, "memory_plan_table"),
         "is a list, not a plan entry",
     ),
     "memory_plan: facts": (lambda: normalize_facts(LAZY_LIST), "input is a list, expected"),

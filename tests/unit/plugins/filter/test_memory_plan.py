@@ -1,8 +1,8 @@
 # Copyright (c) smallvps.hardening maintainers
 # MIT License (see LICENSE)
 """The memory_plan and memory_plan_table filters as Ansible calls them: found by name,
-positional options, every refusal an AnsibleFilterError with the planner's message (memory_plan:; the table's
-still starts with memory_budget_table:). The old filter names are tested in test_memory_budget_route.py and
+positional options, every refusal an AnsibleFilterError with the planner's message (memory_plan:, the
+table's memory_plan_table:). The old filter names are tested in test_memory_budget_route.py and
 test_memory_budget_table_route.py."""
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def test_table_filter():
 )
 def test_table_filter_refuses_non_plans_naming_the_key(plan, fragment):
     message = filter_error(memory_plan_table, plan)
-    assert message.startswith("memory_budget_table: ") and fragment in message
+    assert message.startswith("memory_plan_table: ") and fragment in message
     assert "expects the output of smallvps.hardening.memory_plan" in message
 
 

@@ -94,19 +94,19 @@ def test_warnings_are_the_last_lines():
 def test_non_plans_are_refused_naming_the_key(plan, fragment):
     with pytest.raises(MemoryBudgetError) as caught:
         render_table(plan)
-    assert str(caught.value).startswith("memory_budget_table: input")
+    assert str(caught.value).startswith("memory_plan_table: input")
     assert fragment in str(caught.value)
 
 
 def test_a_plan_missing_a_summary_key_is_refused():
     plan = build_plan(HOST_1G, SERVICES)
     del plan["summary"]["reserve_terms"]
-    with pytest.raises(MemoryBudgetError, match="memory_budget_table: input: key 'summary' lacks reserve_terms"):
+    with pytest.raises(MemoryBudgetError, match="memory_plan_table: input: key 'summary' lacks reserve_terms"):
         render_table(plan)
     entry_missing = build_plan(HOST_1G, SERVICES)
     del entry_missing["services"]["api"]["oom_score_adjust"]
     with pytest.raises(
-        MemoryBudgetError, match="memory_budget_table: service 'api': key 'oom_score_adjust' is missing"
+        MemoryBudgetError, match="memory_plan_table: service 'api': key 'oom_score_adjust' is missing"
     ):
         render_table(entry_missing)
 
