@@ -105,9 +105,7 @@ def test_a_plan_missing_a_summary_key_is_refused():
         render_table(plan)
     entry_missing = build_plan(HOST_1G, SERVICES)
     del entry_missing["services"]["api"]["oom_score_adjust"]
-    with pytest.raises(
-        MemoryBudgetError, match="memory_plan_table: service 'api': key 'oom_score_adjust' is missing"
-    ):
+    with pytest.raises(MemoryBudgetError, match="memory_plan_table: service 'api': key 'oom_score_adjust' is missing"):
         render_table(entry_missing)
 
 
