@@ -112,7 +112,7 @@ def leak(unit, port, rounds):
         since = now_for_journal()
         peak = {"memory": 0, "swap": 0}
 
-        def still_running():
+        def still_running(peak=peak, old_pid=old_pid):  # this round's, bound now
             for key, name in (("memory", "memory.current"), ("swap", "memory.swap.current")):
                 value = cgroup_value(unit, name)
                 if value is not None:
@@ -132,20 +132,30 @@ def leak(unit, port, rounds):
         # journalctl ANDs -k with -u: two reads.
         oomd = journal_since(since, "-u", "systemd-oomd.service")
         kernel = journal_since(since, "-k")
-        results.append({
-            "round": number,
-            "result": result,
-            "killed_by": "systemd-oomd" if re.search(rf"Killed \S*{re.escape(unit)} due to memory pressure", oomd)
-            else "kernel" if f"Memory cgroup out of memory: Killed process {old_pid} " in kernel else "unknown",
-            "allocated_mib_when_killed": int(read(progress_file, "0") or 0),
-            "peak_memory_mib": round(peak["memory"] / 2**20, 1),
-            "peak_swap_mib": round(peak["swap"] / 2**20, 1),
-            "seconds_to_kill": round(died - started, 2),
-            "seconds_to_recover": None if recovered is None else round(recovered - died, 2),
-            "new_pid": show(unit, "MainPID"),
-        })
-    return {"unit": unit, "rounds": results, "memory_max": show(unit, "MemoryMax"),
-            "memory_high": show(unit, "MemoryHigh"), "restarts": show(unit, "NRestarts")}
+        results.append(
+            {
+                "round": number,
+                "result": result,
+                "killed_by": "systemd-oomd"
+                if re.search(rf"Killed \S*{re.escape(unit)} due to memory pressure", oomd)
+                else "kernel"
+                if f"Memory cgroup out of memory: Killed process {old_pid} " in kernel
+                else "unknown",
+                "allocated_mib_when_killed": int(read(progress_file, "0") or 0),
+                "peak_memory_mib": round(peak["memory"] / 2**20, 1),
+                "peak_swap_mib": round(peak["swap"] / 2**20, 1),
+                "seconds_to_kill": round(died - started, 2),
+                "seconds_to_recover": None if recovered is None else round(recovered - died, 2),
+                "new_pid": show(unit, "MainPID"),
+            }
+        )
+    return {
+        "unit": unit,
+        "rounds": results,
+        "memory_max": show(unit, "MemoryMax"),
+        "memory_high": show(unit, "MemoryHigh"),
+        "restarts": show(unit, "NRestarts"),
+    }
 
 
 def pressure(unit):
@@ -153,8 +163,10 @@ def pressure(unit):
     psi = read(f"{CGROUP}/{unit}/memory.pressure", "")
     full = re.search(r"full avg10=([0-9.]+)", psi)
     stat = dict(line.split() for line in read(f"{CGROUP}/{unit}/memory.stat", "").splitlines())
-    return {"full_avg10": float(full.group(1)) if full else None,
-            **{key: int(stat.get(key, 0)) for key in ("pgscan", "pgsteal", "file", "anon")}}
+    return {
+        "full_avg10": float(full.group(1)) if full else None,
+        **{key: int(stat.get(key, 0)) for key in ("pgscan", "pgsteal", "file", "anon")},
+    }
 
 
 def oomd_watch(unit, port, seconds):
@@ -188,27 +200,38 @@ def oomd_watch(unit, port, seconds):
     threading.Thread(target=grow, args=(port,), daemon=True).start()
     died = wait_for(killed, seconds)
     after, events = last["pressure"], last["events"]
-    oomd = run("journalctl", "-u", "systemd-oomd.service", "--no-pager", "-o", "cat", f"--after-cursor={cursor}",
-               check=False)
+    oomd = run(
+        "journalctl", "-u", "systemd-oomd.service", "--no-pager", "-o", "cat", f"--after-cursor={cursor}", check=False
+    )
     if died is None:
         run("systemctl", "kill", "-s", "KILL", unit)
         wait_for(lambda: show(unit, "MainPID") != old_pid, 10)
     ended = time.monotonic()
     recovered = wait_for(lambda: healthy(port), 30)
     return {
-        "unit": unit, "memory_high": show(unit, "MemoryHigh"), "memory_max": show(unit, "MemoryMax"),
+        "unit": unit,
+        "memory_high": show(unit, "MemoryHigh"),
+        "memory_max": show(unit, "MemoryMax"),
         "memory_swap_max": show(unit, "MemorySwapMax"),
-        "limit": show(unit, "ManagedOOMMemoryPressureLimit"), "watched_seconds": seconds,
-        "killed_by": "systemd-oomd" if re.search(rf"Killed \S*{re.escape(unit)} due to memory pressure", oomd)
-        else None if died is None else "other",
+        "limit": show(unit, "ManagedOOMMemoryPressureLimit"),
+        "watched_seconds": seconds,
+        "killed_by": "systemd-oomd"
+        if re.search(rf"Killed \S*{re.escape(unit)} due to memory pressure", oomd)
+        else None
+        if died is None
+        else "other",
         "seconds_to_kill": None if died is None else round(died - started, 2),
         "oomd_log": [line for line in oomd.splitlines() if "Killed" in line],
-        "peak_memory_mib": round(peak["memory"] / 2**20, 1), "peak_full_avg10": peak["full_avg10"],
+        "peak_memory_mib": round(peak["memory"] / 2**20, 1),
+        "peak_full_avg10": peak["full_avg10"],
         "memory_events_high": events.get("high", 0) - events_before.get("high", 0),
         "memory_events_max": events.get("max", 0) - events_before.get("max", 0),
-        "pgscan": after["pgscan"] - before["pgscan"], "pgsteal": after["pgsteal"] - before["pgsteal"],
-        "file_mib": round(after["file"] / 2**20, 1), "anon_mib": round(after["anon"] / 2**20, 1),
-        "old_pid": old_pid, "new_pid": show(unit, "MainPID"),
+        "pgscan": after["pgscan"] - before["pgscan"],
+        "pgsteal": after["pgsteal"] - before["pgsteal"],
+        "file_mib": round(after["file"] / 2**20, 1),
+        "anon_mib": round(after["anon"] / 2**20, 1),
+        "old_pid": old_pid,
+        "new_pid": show(unit, "MainPID"),
         "restarts": int(show(unit, "NRestarts")) - restarts,
         "seconds_to_serve_again": None if recovered is None else round(recovered - ended, 2),
     }
@@ -231,10 +254,14 @@ def prefork(unit, port):
     replaced = wait_for(lambda: memory_events(unit).get("oom_kill", 0) > kills_before, 120)
     recovered = wait_for(lambda: healthy(port), 30)
     return {
-        "unit": unit, "oom_policy": show(unit, "OOMPolicy"),
-        "master_before": master, "master_after": show(unit, "MainPID"),
-        "workers_before": workers_before, "workers_after": children(show(unit, "MainPID")),
-        "restarts_before": restarts, "restarts_after": show(unit, "NRestarts"),
+        "unit": unit,
+        "oom_policy": show(unit, "OOMPolicy"),
+        "master_before": master,
+        "master_after": show(unit, "MainPID"),
+        "workers_before": workers_before,
+        "workers_after": children(show(unit, "MainPID")),
+        "restarts_before": restarts,
+        "restarts_after": show(unit, "NRestarts"),
         "active_state": show(unit, "ActiveState"),
         "oom_kills": memory_events(unit).get("oom_kill", 0) - kills_before,
         "seconds_to_kill": None if replaced is None else round(replaced - started, 2),
@@ -255,19 +282,42 @@ def memorylow(protected, control):
     with open("/proc/sys/vm/swappiness", "w", encoding="ascii") as knob:
         knob.write("100")
     try:
-        run("systemd-run", "--unit=smallvps-pressure", "--collect", "-p", "RuntimeMaxSec=120", "-p", "MemorySwapMax=0",
-            "python3", "-c", GROW_AND_HOLD, str(pressure_mib), "0.005", "60")
+        run(
+            "systemd-run",
+            "--unit=smallvps-pressure",
+            "--collect",
+            "-p",
+            "RuntimeMaxSec=120",
+            "-p",
+            "MemorySwapMax=0",
+            "python3",
+            "-c",
+            GROW_AND_HOLD,
+            str(pressure_mib),
+            "0.005",
+            "60",
+        )
         swapped = wait_for(lambda: (cgroup_value(control, "memory.swap.current") or 0) >= before[control] // 2, 100)
-        during = {u: {"memory_mib": round(cgroup_value(u, "memory.current") / 2**20, 1),
-                      "swap_mib": round(cgroup_value(u, "memory.swap.current") / 2**20, 1),
-                      "memory_low": read(f"{CGROUP}/{u}/memory.low")} for u in (protected, control)}
+        during = {
+            u: {
+                "memory_mib": round(cgroup_value(u, "memory.current") / 2**20, 1),
+                "swap_mib": round(cgroup_value(u, "memory.swap.current") / 2**20, 1),
+                "memory_low": read(f"{CGROUP}/{u}/memory.low"),
+            }
+            for u in (protected, control)
+        }
     finally:
         run("systemctl", "stop", "smallvps-pressure.service", check=False)
         with open("/proc/sys/vm/swappiness", "w", encoding="ascii") as knob:
             knob.write(swappiness)
-    return {"pressure_mib": pressure_mib, "control_swapped": swapped is not None, "swappiness_restored": swappiness,
-            "memory_before_mib": {u: round(v / 2**20, 1) for u, v in before.items()}, "during": during,
-            "system_slice_memory_low": read(f"{CGROUP}/memory.low")}
+    return {
+        "pressure_mib": pressure_mib,
+        "control_swapped": swapped is not None,
+        "swappiness_restored": swappiness,
+        "memory_before_mib": {u: round(v / 2**20, 1) for u, v in before.items()},
+        "during": during,
+        "system_slice_memory_low": read(f"{CGROUP}/memory.low"),
+    }
 
 
 def tier0_pids():
@@ -364,11 +414,13 @@ def door_hold(mib):
 
 def wait_door(mib, seconds=60):
     """The door's PID once it holds MIB (VmRSS), or None."""
+
     def holding():
         pid = show(DOOR, "MainPID")
         status = read(f"/proc/{pid}/status", "") if pid != "0" else ""
         rss = re.search(r"VmRSS:\s+(\d+) kB", status)
         return rss is not None and int(rss.group(1)) >= mib * 1024
+
     return show(DOOR, "MainPID") if wait_for(holding, seconds) else None
 
 
@@ -378,9 +430,16 @@ def rss_mib(pid):
 
 def scores(pids):
     """What each process weighs for the killers: RSS, oom_score_adj, /proc/PID/oom_score."""
-    return {name: {"pid": pid, "rss_mib": rss_mib(pid), "oom_score_adj": read(f"/proc/{pid}/oom_score_adj"),
-                   "oom_score": read(f"/proc/{pid}/oom_score")}
-            for name, pid in pids.items() if pid != "0"}
+    return {
+        name: {
+            "pid": pid,
+            "rss_mib": rss_mib(pid),
+            "oom_score_adj": read(f"/proc/{pid}/oom_score_adj"),
+            "oom_score": read(f"/proc/{pid}/oom_score"),
+        }
+        for name, pid in pids.items()
+        if pid != "0"
+    }
 
 
 def watched_pids():
@@ -439,11 +498,18 @@ def pressure_round(name, door_adj, fill, killer):
     killed = victims(cursor) + ([] if killer in ("sysrq", "kernel") else earlyoom_victims(killer, cursor))
     # A SIGKILLed process stays in /proc until systemd reaps it: the killers' own word first.
     door_killed = any(pid == door_pid for pid, _comm in killed) or not os.path.exists(f"/proc/{door_pid}")
-    report = {"round": name, "seconds": round(time.monotonic() - started, 2), "door_adj": door_adj, "weights": weights,
-              "seconds_to_first_victim": None if gone is None else round(gone - started, 2),
-              "kernel_victims": victims(cursor),
-              "earlyoom_victims": [] if killer in ("sysrq", "kernel") else earlyoom_victims(killer, cursor),
-              "door_killed": door_killed, "door_pid": door_pid, "fill": fill}
+    report = {
+        "round": name,
+        "seconds": round(time.monotonic() - started, 2),
+        "door_adj": door_adj,
+        "weights": weights,
+        "seconds_to_first_victim": None if gone is None else round(gone - started, 2),
+        "kernel_victims": victims(cursor),
+        "earlyoom_victims": [] if killer in ("sysrq", "kernel") else earlyoom_victims(killer, cursor),
+        "door_killed": door_killed,
+        "door_pid": door_pid,
+        "fill": fill,
+    }
     if door_killed:
         # The kernel's SIGKILL is a failure (Restart=on-failure starts it again); earlyoom's SIGTERM
         # is a clean exit to systemd, which then leaves it stopped.
@@ -484,9 +550,14 @@ def host(rounds):
     try:
         for number in range(1, rounds + 1):
             seen = pressure_round(f"host full {number}", None, None, "kernel")
-            results.append({"round": number, "seconds": seen["seconds"],
-                            "tier0_pids_kept": seen["tier0_after"] == before,
-                            "killed": [comm for _pid, comm in seen["kernel_victims"]]})
+            results.append(
+                {
+                    "round": number,
+                    "seconds": seen["seconds"],
+                    "tier0_pids_kept": seen["tier0_after"] == before,
+                    "killed": [comm for _pid, comm in seen["kernel_victims"]],
+                }
+            )
     finally:
         if earlyoom_was_active:
             run("systemctl", "start", "earlyoom.service", check=False)
@@ -514,12 +585,22 @@ def tier0(rounds):
         report["kernel"].append(pressure_round("sysrq f, as planned", None, None, "sysrq"))
         bare = bare_earlyoom_args()
         report["earlyoom_bare_args"] = bare
-        run("systemd-run", "--unit=smallvps-earlyoom-bare.service", "--collect", "-p", "RuntimeMaxSec=120",
-            "/usr/bin/earlyoom", *bare)
+        run(
+            "systemd-run",
+            "--unit=smallvps-earlyoom-bare.service",
+            "--collect",
+            "-p",
+            "RuntimeMaxSec=120",
+            "/usr/bin/earlyoom",
+            *bare,
+        )
         try:
             time.sleep(1)  # earlyoom's first reading
-            report["earlyoom"].append(pressure_round("earlyoom without --avoid/--prefer, door at 0", 0, earlyoom_fill(),
-                                                     "smallvps-earlyoom-bare.service"))
+            report["earlyoom"].append(
+                pressure_round(
+                    "earlyoom without --avoid/--prefer, door at 0", 0, earlyoom_fill(), "smallvps-earlyoom-bare.service"
+                )
+            )
         finally:
             run("systemctl", "stop", "smallvps-earlyoom-bare.service", check=False)
         run("systemctl", "start", "earlyoom.service")
@@ -537,8 +618,10 @@ def tier0(rounds):
 
 def processes(unit):
     pids = read(f"{CGROUP}/{unit}/cgroup.procs", "").split()
-    return [{"pid": pid, "comm": read(f"/proc/{pid}/comm"), "oom_score_adj": read(f"/proc/{pid}/oom_score_adj")}
-            for pid in pids]
+    return [
+        {"pid": pid, "comm": read(f"/proc/{pid}/comm"), "oom_score_adj": read(f"/proc/{pid}/oom_score_adj")}
+        for pid in pids
+    ]
 
 
 def oomd_mark(unit):
@@ -555,8 +638,14 @@ def ancestors():
     """This process's parents up to PID 1: the ssh session it runs in."""
     chain, pid = [], str(os.getppid())
     while pid not in ("0", "1"):
-        chain.append({"pid": pid, "comm": read(f"/proc/{pid}/comm"), "cmdline": read(f"/proc/{pid}/cmdline", "")
-                      .replace("\0", " ").strip(), "oom_score_adj": read(f"/proc/{pid}/oom_score_adj")})
+        chain.append(
+            {
+                "pid": pid,
+                "comm": read(f"/proc/{pid}/comm"),
+                "cmdline": read(f"/proc/{pid}/cmdline", "").replace("\0", " ").strip(),
+                "oom_score_adj": read(f"/proc/{pid}/oom_score_adj"),
+            }
+        )
         pid = read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()[1]
     return chain
 
@@ -578,17 +667,29 @@ def dropin_written(unit):
 
 
 def status(units):
-    props = "MainPID,MemoryLow,MemoryMax,MemoryHigh,MemorySwapMax,ManagedOOMPreference,ManagedOOMMemoryPressure,OOMPolicy,OOMScoreAdjust"
+    props = (
+        "MainPID,MemoryLow,MemoryMax,MemoryHigh,MemorySwapMax,ManagedOOMPreference,ManagedOOMMemoryPressure,"
+        "OOMPolicy,OOMScoreAdjust"
+    )
     report = {}
     for unit in units:
         shown = dict(line.split("=", 1) for line in run("systemctl", "show", "-p", props, unit).splitlines())
-        report[unit] = {"properties": shown, "processes": processes(unit), "memory.low": read(f"{CGROUP}/{unit}/memory.low"),
-                        "memory.max": read(f"{CGROUP}/{unit}/memory.max"), "oomd_mark": oomd_mark(unit),
-                        "main_started": started_at(shown["MainPID"]), "dropin_written": dropin_written(unit)}
-    return {"units": report, "system_slice_memory_low": read(f"{CGROUP}/memory.low"),
-            "session": {"self_oom_score_adj": read("/proc/self/oom_score_adj"), "ancestors": ancestors()},
-            "systemd_oomd": show("systemd-oomd.service", "ActiveState"),
-            "oomd_root_slice": run("systemctl", "show", "-p", "ManagedOOMSwap", "--value", "--", "-.slice")}
+        report[unit] = {
+            "properties": shown,
+            "processes": processes(unit),
+            "memory.low": read(f"{CGROUP}/{unit}/memory.low"),
+            "memory.max": read(f"{CGROUP}/{unit}/memory.max"),
+            "oomd_mark": oomd_mark(unit),
+            "main_started": started_at(shown["MainPID"]),
+            "dropin_written": dropin_written(unit),
+        }
+    return {
+        "units": report,
+        "system_slice_memory_low": read(f"{CGROUP}/memory.low"),
+        "session": {"self_oom_score_adj": read("/proc/self/oom_score_adj"), "ancestors": ancestors()},
+        "systemd_oomd": show("systemd-oomd.service", "ActiveState"),
+        "oomd_root_slice": run("systemctl", "show", "-p", "ManagedOOMSwap", "--value", "--", "-.slice"),
+    }
 
 
 def main(argv):
