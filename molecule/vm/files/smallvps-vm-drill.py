@@ -169,18 +169,39 @@ def pressure(unit):
     }
 
 
+# The oomd drill: how often it notes the unit's PSI and reclaim counters (seconds), and when it asks
+# oomctl for systemd-oomd's own view of them (seconds after the leak began).
+OOMD_SAMPLE_SEC = 5
+OOMD_DUMP_AT_SEC = (12, 30, 50)
+
+
+def oomctl():
+    """systemd-oomd's own view (oomctl): per monitored cgroup its pressure, pgscan and last pgscan."""
+    return [line.strip() for line in run("oomctl", check=False).splitlines() if line.strip()]
+
+
+def pressure_limit(unit):
+    """ManagedOOMMemoryPressureLimit in percent: systemctl shows it as a fraction of 2^32."""
+    raw = show(unit, "ManagedOOMMemoryPressureLimit")
+    return float(raw.rstrip("%")) if raw.endswith("%") else round(int(raw or 0) * 100 / 2**32, 2)
+
+
 def oomd_watch(unit, port, seconds):
     """Make the unit leak and watch for SECONDS: throttled at MemoryHigh, does systemd-oomd kill it?
     Then the unit must be serving again: after oomd's kill by itself (Restart=always), else after
-    the drill's SIGKILL ends the leak."""
+    the drill's SIGKILL ends the leak. Reports what oomd decides on: the unit's PSI and pgscan over
+    time, when pgscan last rose, since when avg10 stayed over the limit, oomctl's view and oomd's log."""
     if wait_for(lambda: healthy(port), 60) is None:
         raise SystemExit(f"drill: {unit} did not answer on port {port} within 60 s")
     old_pid, restarts = show(unit, "MainPID"), int(show(unit, "NRestarts"))
+    limit = pressure_limit(unit)
     before, events_before = pressure(unit), memory_events(unit)
     cursor = journal_cursor()
     peak = {"memory": 0, "full_avg10": 0.0}
     # The cgroup goes with the process that died: its counters as last read before the kill.
     last = {"pressure": before, "events": events_before}
+    seen = {"samples": [], "pgscan_rises": [], "above_since": None, "oomctl": []}
+    dumps = list(OOMD_DUMP_AT_SEC)
 
     def killed():
         if show(unit, "MainPID") != old_pid:
@@ -191,9 +212,33 @@ def oomd_watch(unit, port, seconds):
         # empty): keep the reading from before, read while the cgroup still existed.
         if not events:
             return False
+        at = round(time.monotonic() - started, 1)
+        if now["pgscan"] > last["pressure"]["pgscan"]:
+            seen["pgscan_rises"].append([at, now["pgscan"] - before["pgscan"]])
+        full = now["full_avg10"] or 0.0
+        if full <= limit:
+            seen["above_since"] = None
+        elif seen["above_since"] is None:
+            seen["above_since"] = at
         last["pressure"], last["events"] = now, events
-        peak["memory"] = max(peak["memory"], cgroup_value(unit, "memory.current") or 0)
-        peak["full_avg10"] = max(peak["full_avg10"], last["pressure"]["full_avg10"] or 0.0)
+        current = cgroup_value(unit, "memory.current") or 0
+        peak["memory"] = max(peak["memory"], current)
+        peak["full_avg10"] = max(peak["full_avg10"], full)
+        if not seen["samples"] or at - seen["samples"][-1]["s"] >= OOMD_SAMPLE_SEC:
+            seen["samples"].append(
+                {
+                    "s": at,
+                    "full_avg10": full,
+                    "pgscan": now["pgscan"] - before["pgscan"],
+                    "pgsteal": now["pgsteal"] - before["pgsteal"],
+                    "file_kib": now["file"] >> 10,
+                    "memory_mib": round(current / 2**20, 1),
+                    "events_high": events.get("high", 0) - events_before.get("high", 0),
+                }
+            )
+        if dumps and at >= dumps[0]:
+            dumps.pop(0)
+            seen["oomctl"].append({"s": at, "lines": oomctl()})
         return False
 
     started = time.monotonic()
@@ -208,12 +253,13 @@ def oomd_watch(unit, port, seconds):
         wait_for(lambda: show(unit, "MainPID") != old_pid, 10)
     ended = time.monotonic()
     recovered = wait_for(lambda: healthy(port), 30)
+    rises = seen["pgscan_rises"]
     return {
         "unit": unit,
         "memory_high": show(unit, "MemoryHigh"),
         "memory_max": show(unit, "MemoryMax"),
         "memory_swap_max": show(unit, "MemorySwapMax"),
-        "limit": show(unit, "ManagedOOMMemoryPressureLimit"),
+        "limit_percent": limit,
         "watched_seconds": seconds,
         "killed_by": "systemd-oomd"
         if re.search(rf"Killed \S*{re.escape(unit)} due to memory pressure", oomd)
@@ -221,7 +267,6 @@ def oomd_watch(unit, port, seconds):
         if died is None
         else "other",
         "seconds_to_kill": None if died is None else round(died - started, 2),
-        "oomd_log": [line for line in oomd.splitlines() if "Killed" in line],
         "peak_memory_mib": round(peak["memory"] / 2**20, 1),
         "peak_full_avg10": peak["full_avg10"],
         "memory_events_high": events.get("high", 0) - events_before.get("high", 0),
@@ -230,6 +275,16 @@ def oomd_watch(unit, port, seconds):
         "pgsteal": after["pgsteal"] - before["pgsteal"],
         "file_mib": round(after["file"] / 2**20, 1),
         "anon_mib": round(after["anon"] / 2**20, 1),
+        # What systemd-oomd 252 kills on (src/oom/oomd-manager.c): avg10 over the limit for its duration
+        # (here since above_limit_since_s) and a rise of the unit's pgscan within the last 30 s
+        # (RECLAIM_DURATION_USEC; the last rise seen at last_pgscan_rise_s). In seconds since the leak began.
+        "above_limit_since_s": seen["above_since"],
+        "pgscan_rises": len(rises),
+        "first_pgscan_rises": rises[:5],
+        "last_pgscan_rise_s": rises[-1][0] if rises else None,
+        "samples": seen["samples"],
+        "oomctl": seen["oomctl"],
+        "oomd_log": oomd.splitlines()[-40:],
         "old_pid": old_pid,
         "new_pid": show(unit, "MainPID"),
         "restarts": int(show(unit, "NRestarts")) - restarts,
