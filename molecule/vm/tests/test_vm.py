@@ -23,6 +23,8 @@ TIER0_COMMS = ("sshd", "nginx", "smallvps-door")
 RESTART_SEC = 3
 # systemd-oomd's default pressure duration (oomd.conf DefaultMemoryPressureDurationSec).
 OOMD_DURATION_SEC = 20
+# The oomd drill: the unit's pgscan must have risen within this many seconds before the kill (oomd needs 30).
+RECLAIM_SEEN_WITHIN_SEC = 10
 # How long the oomd drill waits for the kill before it ends the leak itself.
 OOMD_WATCH_SEC = OOMD_DURATION_SEC + 45
 # Real host-wide OOMs (about 15 s each under TCG) before the control rounds, in which the tier-0
@@ -36,6 +38,25 @@ def drill(host, *args):
     # The verifier runs with -s: every drill's figures land in the log.
     print(f"\nsmallvps-vm-drill {' '.join(args)}: {json.dumps(report)}")
     return report
+
+
+def oomd_decision(report):
+    """The oomd drill's figures systemd-oomd decides on, short enough for pytest to show whole in a failure (the full
+    report is printed above it): a kill needs avg10 over the limit for oomd's duration and a pgscan rise of the unit's
+    in oomd's last 30 s."""
+    keys = (
+        "killed_by",
+        "seconds_to_kill",
+        "peak_full_avg10",
+        "above_limit_since_s",
+        "pgscan",
+        "pgscan_rises",
+        "first_pgscan_rises",
+        "last_pgscan_rise_s",
+        "file_mib",
+        "oomd_log",
+    )
+    return {key: report.get(key) for key in keys}
 
 
 def mib(name):
@@ -158,15 +179,22 @@ def test_a_leak_is_killed_at_memory_max_and_does_not_escape_into_swap(host, kern
 
 def test_oomd_mode_kills_a_throttled_leak_of_a_go_services_unit_and_it_restarts(host):
     """oomd mode (MemoryHigh + ManagedOOMMemoryPressure=kill) on the unit go_service writes, running
-    a static binary of its own as go_service installs one (prepare.yml): the leak is throttled at
-    MemoryHigh and never reaches MemoryMax; systemd-oomd kills it once pressure stayed high for its
-    duration, and Restart=always brings it back."""
+    a static binary of its own as go_service installs one, its page cache then dropped so that the
+    unit's faults charge its program pages to it (prepare.yml): the leak is throttled at MemoryHigh
+    and never reaches MemoryMax; systemd-oomd kills it once pressure stayed high for its duration,
+    and Restart=always brings it back."""
     report = drill(host, "oomd", "smallvps-go.service", "8082", str(OOMD_WATCH_SEC))
     assert report["memory_swap_max"] == "0" and int(report["memory_high"]) < int(report["memory_max"]), report
     # Throttled at MemoryHigh, never at MemoryMax.
     assert report["memory_events_high"] > 0 and report["memory_events_max"] == 0, report
     assert report["peak_memory_mib"] * MIB <= int(report["memory_max"]), report
-    assert report["killed_by"] == "systemd-oomd", report
+    # systemd-oomd 252 kills only "with reclaim activity": a rise of the unit's pgscan in its last 30 s. Owning its
+    # program's pages (prepare.yml), the unit is still being reclaimed when oomd acts; reclaimed only as the
+    # throttling began (pgscan 3, then flat) it made the kill a race, lost in 1 CI run of 6.
+    watched = report["seconds_to_kill"] or report["watched_seconds"]
+    last_rise = report["last_pgscan_rise_s"]
+    assert last_rise is not None and last_rise >= watched - RECLAIM_SEEN_WITHIN_SEC, oomd_decision(report)
+    assert report["killed_by"] == "systemd-oomd", oomd_decision(report)
     # PSI's avg10 needs 10-25 s under TCG to pass the plan's 40 % limit, then oomd waits its duration.
     assert OOMD_DURATION_SEC <= report["seconds_to_kill"] <= OOMD_DURATION_SEC + 40, report
     # The kill is followed by a restart: a new main process, one more restart, serving again.
