@@ -181,6 +181,21 @@ def _throttle_warnings(services: list[Service]) -> list[str]:
     ]
 
 
+def _oomd_warnings(services: list[Service]) -> list[str]:
+    # systemd-oomd (252) kills a unit over its pressure limit only if the unit's pgscan rose in its last 30 s. With
+    # MemorySwapMax=0 only file pages charged to the unit can be reclaimed, and a page is charged to whoever read it
+    # first: the installer, for a binary it unpacked (docs/memory-budget.md#tiers, measured on the VM test host).
+    return [
+        f"service '{s.name}': oomd: true with MemorySwapMax=0: systemd-oomd kills the unit only while the kernel "
+        "reclaims pages charged to it, and its anonymous memory cannot be; if its program's pages were read first by "
+        "another process (a shared interpreter, a binary an installer unpacked), a leak can stay throttled at "
+        "MemoryHigh without a kill. Start it with its program's page cache dropped, or leave oomd out (the kernel "
+        "kills at MemoryMax)"
+        for s in services
+        if s.tier == 1 and s.oomd and not s.swap_max_mb
+    ]
+
+
 def _refuse_pool(services: list[Service], effective_mb: int, reserve_mb: int, pool_mb: int) -> MemoryBudgetError:
     def listing(tier: int) -> str:
         parts = [f"{s.name} {s.min_mb}" for s in services if s.tier == tier]
@@ -309,4 +324,8 @@ def build_plan(
         "cpus": cpu_count,
         "source": host.source,
     }
-    return {"services": plans, "summary": summary, "warnings": list(host.warnings) + _throttle_warnings(tier1)}
+    return {
+        "services": plans,
+        "summary": summary,
+        "warnings": list(host.warnings) + _throttle_warnings(tier1) + _oomd_warnings(tier1),
+    }

@@ -220,8 +220,26 @@ def test_memory_high_only_on_request():
         256 * MIB,
     )
     with_oomd = build_plan(HOST_1G, [app(min=64, memory_high="300M", oomd=True)])
-    assert with_oomd["warnings"] == [] and with_oomd["services"]["app"]["memory_high"] == "300M"
+    assert with_oomd["warnings"] == [OOMD_UNSWAPPABLE.format("app")]
+    assert with_oomd["services"]["app"]["memory_high"] == "300M"
     assert with_oomd["services"]["app"]["managed_oom_memory_pressure"] == "kill"
+
+
+OOMD_UNSWAPPABLE = (
+    "service '{}': oomd: true with MemorySwapMax=0: systemd-oomd kills the unit only while the kernel reclaims pages "
+    "charged to it, and its anonymous memory cannot be; if its program's pages were read first by another process (a "
+    "shared interpreter, a binary an installer unpacked), a leak can stay throttled at MemoryHigh without a kill. "
+    "Start it with its program's page cache dropped, or leave oomd out (the kernel kills at MemoryMax)"
+)
+
+
+def test_oomd_without_swap_warns_that_oomd_may_never_kill():
+    """systemd-oomd 252 kills only with reclaim in the unit: with MemorySwapMax=0 that is its own file pages only
+    (docs/memory-budget.md#tiers, measured on the VM). The warning names each such service; swap_max silences it."""
+    plan = build_plan(HOST_1G, [app(min=64, oomd=True), {"name": "go", "tier": 1, "min": 64, "oomd": True}])
+    assert plan["warnings"] == [OOMD_UNSWAPPABLE.format("app"), OOMD_UNSWAPPABLE.format("go")]
+    assert build_plan(HOST_1G, [app(min=64, oomd=True, swap_max="64M")])["warnings"] == []
+    assert build_plan(HOST_1G, [app(min=64)])["warnings"] == []
 
 
 def test_oomd_memory_high_ratio():
@@ -796,7 +814,7 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
     assert summary["system_slice_memory_low_bytes"] == summary["tier0_mb"] * MIB
     assert summary["tier2_mb"] == sum(_mb(s["min"]) for s in services if s["tier"] == 2)
     assert summary["allocated_mb"] == sum(e["budget_mb"] for e in entries.values() if e["tier"] == 1)
-    throttled = []
+    throttled, oomd_unswappable = [], []
     for source in services:
         entry = entries[source["name"]]
         min_mb = _mb(source["min"])
@@ -839,6 +857,8 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
                 assert limit == entry["memory_max_bytes"]
             if not source.get("oomd") and "memory_high" in source and not _mb(source.get("swap_max", 0)):
                 throttled.append(source["name"])
+            if source.get("oomd") and not _mb(source.get("swap_max", 0)):
+                oomd_unswappable.append(source["name"])
         else:
             for key in ("memory_max", "memory_high", "memory_swap_max", "managed_oom_memory_pressure", "restart_sec"):
                 assert entry[key] is None
@@ -869,7 +889,7 @@ def check_plan(plan: dict, services: list, cpus: int) -> None:
         assert ("max_buffered_pages_total" in entry) == bool(source.get("reassembly"))
         if "limit_req_zone_bytes" in entry:
             assert entry["limit_req_zone_bytes"] <= limit
-    assert [w.split("'")[1] for w in plan["warnings"]] == throttled
+    assert [w.split("'")[1] for w in plan["warnings"]] == throttled + oomd_unswappable
 
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
