@@ -131,6 +131,26 @@ CASES = {
     "env_name": {"go_service_binary": GOOD, "go_service_environment": {"1X": "y"}},
     "arg_newline": {"go_service_binary": GOOD, "go_service_args": ["a\nb"]},
     "relative_file": {"go_service_binary": GOOD, "go_service_files": [{"path": "etc/x.yml", "content": "x"}]},
+    "file_check_without_file": {
+        "go_service_binary": GOOD,
+        "go_service_files": [{"path": "/etc/c/c.conf", "content": "x", "validate_args": ["check"]}],
+    },
+    "reload_without_exec_reload": {
+        "go_service_binary": GOOD,
+        "go_service_files": [{"path": "/etc/c/c.conf", "content": "x", "on_change": "reload"}],
+    },
+    # A package's unit brings its own ExecReload.
+    "reload_package_unit": {
+        "go_service_binary": {"source": "package"},
+        "go_service_files": [{"path": "/etc/c/c.conf", "content": "x", "on_change": "reload"}],
+    },
+    "reload_with_exec_reload": {
+        "go_service_binary": GOOD,
+        "go_service_reload_args": ["reload"],
+        "go_service_files": [
+            {"path": "/etc/c/c.conf", "content": "x", "validate_args": ["check", "%s"], "on_change": "reload"}
+        ],
+    },
     "home": {"go_service_binary": GOOD, "go_service_home": "/srv/collector"},
     "reassembly_not_a_flag": {"go_service_binary": GOOD, "go_service_reassembly": {"total_flag": "--max pages"}},
     "not_in_plan": {"go_service_binary": GOOD, "go_service_name": "nothere"},
@@ -141,6 +161,10 @@ CASES = {
     "spec_reassembly_key": {"go_service_binary": GOOD, "go_service_reassembly": {"pages_flag": "max-pages"}},
     "spec_environment_type": {"go_service_binary": GOOD, "go_service_environment": ["GOGC=50"]},
     "spec_args_type": {"go_service_binary": GOOD, "go_service_args": {"run": True}},
+    "spec_on_change_choice": {
+        "go_service_binary": GOOD,
+        "go_service_files": [{"path": "/etc/c/c.conf", "content": "x", "on_change": "restart_later"}],
+    },
 }
 
 
@@ -258,6 +282,11 @@ def test_every_source_passes_and_names_the_binary(outcomes, case, source, binary
         assert fetched_path == fetched
 
 
+@pytest.mark.parametrize("case", ["reload_package_unit", "reload_with_exec_reload"])
+def test_a_reloaded_file_passes_with_an_exec_reload(outcomes, case):
+    _result(outcomes, case)
+
+
 def test_deprecated_variables_feed_the_mapping_over_its_own_keys_and_warn(outcomes):
     result, warnings = _result(outcomes, "legacy_go_service")
     # go_service_source/host_path/version/sha256 win over the mapping's url, version and sha256.
@@ -304,6 +333,14 @@ def test_deprecated_variables_of_an_including_role_go_by_its_prefix(outcomes):
             "go_service_environment / go_service_args / go_service_reload_args / go_service_files: expected",
         ),
         ("relative_file", "go_service_environment / go_service_args / go_service_reload_args / go_service_files: "),
+        (
+            "file_check_without_file",
+            'go_service_files: /etc/c/c.conf has validate_args ["check"] with no %s, where the program is handed',
+        ),
+        (
+            "reload_without_exec_reload",
+            "go_service_files: /etc/c/c.conf has on_change: reload, but the unit has no ExecReload",
+        ),
         ("home", "go_service_home: '/srv/collector' is not /var/lib/<directory>"),
         ("reassembly_not_a_flag", 'go_service_reassembly: {"total_flag": "--max pages"} maps a key to something'),
         ("not_in_plan", "go_service_name: 'nothere' is not an entry of smallvps_services"),
@@ -326,6 +363,7 @@ def test_the_checks_left_to_asserts_refuse_naming_the_variable(outcomes, case, s
         ("spec_reassembly_key", "go_service_reassembly.pages_flag. Supported parameters include:"),
         ("spec_environment_type", "argument 'go_service_environment' is of type list and we were unable to convert"),
         ("spec_args_type", "argument 'go_service_args' is of type dict"),
+        ("spec_on_change_choice", "value of on_change must be one of: restart, reload, got: restart_later"),
     ],
 )
 def test_the_argument_spec_refuses_types_choices_and_keys(outcomes, case, says):
