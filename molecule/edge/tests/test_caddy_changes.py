@@ -49,7 +49,8 @@ REFUSALS = {
     # for one it gets a certificate for, and no certificate has such a name.
     "caddy_validate_refuses": (
         {"caddy_site_address": "a*b"},
-        "caddy: caddy validate refused the new Caddyfile",
+        "caddy: caddy validate refused the new /etc/caddy/Caddyfile, which was not installed; the running caddy.service"
+        " keeps its configuration.",
         "subject does not qualify for certificate: 'a*b'",
     ),
     "bad_gogc": ({"caddy_gogc": "fast"}, 'caddy_gogc: "fast" is not a GOGC', "integer percent"),
@@ -100,7 +101,7 @@ def test_a_new_caddyfile_is_a_reload_and_a_new_gomemlimit_a_restart_or_a_warning
         limit="smallvps-edge",
     )
     assert kept.returncode == 0, kept.output
-    assert [outcome["changed"] for outcome in _for_this_host(kept, "Reload caddy")] == [True]
+    assert [outcome["changed"] for outcome in _for_this_host(kept, "Reload caddy for the new Caddyfile")] == [True]
     warnings = [
         w
         for play in kept.json["plays"]
