@@ -20,7 +20,7 @@ case $jobs in '' | *[!0-9]* | 0) echo "molecule.sh: SMALLVPS_MOLECULE_JOBS='$job
 
 # The slowest scenarios first (times in docs/testing.md), so the last one to start is short;
 # any scenario not named here runs after these, in name order.
-slowest_first="vm edge app go_services default swap tiering"
+slowest_first="vm edge default go_services swap tiering"
 # Scenarios that boot the QEMU image of `scripts/testbed.sh vm` instead of containers.
 vm_scenarios="vm"
 # Scenarios that change the machine's own kernel (swap_activation swaps a file on: swap is global

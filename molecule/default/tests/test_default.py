@@ -131,8 +131,8 @@ def test_site_created_the_swap_file(host):
 
 
 def test_the_demo_app_answers_through_nginx_and_a_flood_gets_429(host):
-    # site.yml's app play: nginx (default zone perip 10r/s, burst 20 nodelay) in front of the
-    # demo app on gunicorn with gevent workers; molecule/app measures the limits exactly.
+    # site.yml's app play: nginx (zone perip 5r/s, burst 10 nodelay) in front of the demo app
+    # on gunicorn with gevent workers; test_under_load.py measures the limits exactly.
     assert host.run("curl -s http://127.0.0.1/").stdout == "ok\n"
     codes = host.check_output(
         "seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/"

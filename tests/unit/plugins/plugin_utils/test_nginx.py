@@ -360,7 +360,7 @@ REFUSALS = [
         "unique across both lists",
     ),
     (
-        {"zones": [ZONE, {"name": "perip", "rate": "1r/s"}]},  # molecule/app's zone_twice: another rate changes nothing
+        {"zones": [ZONE, {"name": "perip", "rate": "1r/s"}]},  # zone_twice: another rate changes nothing
         "nginx_limit_req_zones[1] (perip) key 'name': 'perip' is also the name of nginx_limit_req_zones[0] (perip)",
         "perip",
     ),
