@@ -12,31 +12,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_local_playbook(tmp_path: Path, playbook: str, *extra_vars: str) -> tuple[int, dict]:
-    """(exit code, the json callback's report); each of `extra_vars` is one -e argument."""
-    path = tmp_path / "playbook.yml"
-    path.write_text(playbook)
+def run_playbook(args: list[str], timeout: int = 120, **env: str) -> tuple[int, dict]:
+    """(exit code, the json callback's report) of `ansible-playbook ARGS` with this checkout as
+    smallvps.hardening; ENV adds to the environment (PATH for fakes, ANSIBLE_FORKS, ...)."""
     env = dict(
         os.environ,
         ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
         ANSIBLE_STDOUT_CALLBACK="json",
         ANSIBLE_LOCALHOST_WARNING="False",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+        **env,
     )
-    args = [arg for extra in extra_vars for arg in ("-e", extra)]
     result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(path), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+        ["ansible-playbook", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError as error:
         raise AssertionError(f"no json report: {result.stdout[-2000:]}{result.stderr[-2000:]}") from error
     return result.returncode, report
+
+
+def run_local_playbook(tmp_path: Path, playbook: str, *extra_vars: str) -> tuple[int, dict]:
+    """(exit code, the json callback's report); each of `extra_vars` is one -e argument."""
+    path = tmp_path / "playbook.yml"
+    path.write_text(playbook)
+    args = [arg for extra in extra_vars for arg in ("-e", extra)]
+    return run_playbook(["-i", "localhost,", "-c", "local", str(path), *args])
 
 
 def run_role_validate(

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import pytest
 
-from ansible_collections.smallvps.hardening.tests.unit.local_playbook import ROOT
+from ansible_collections.smallvps.hardening.tests.unit.local_playbook import run_playbook
 from ansible_collections.smallvps.hardening.tests.unit.roles.test_go_service_validate import PLAN
 
 # The fake systemctl: the unit's state in $FAKE_SYSTEMD/state.json, every action appended to $FAKE_SYSTEMD/log.
@@ -128,26 +127,12 @@ def outcomes(tmp_path_factory):
         (tmp / case / "state.json").write_text(json.dumps(state))
     (tmp / "inventory.yml").write_text(json.dumps({"all": {"hosts": hosts}}))
     (tmp / "playbook.yml").write_text(PLAYBOOK)
-    env = dict(
-        os.environ,
+    _, report = run_playbook(
+        ["-i", str(tmp / "inventory.yml"), str(tmp / "playbook.yml")],
+        timeout=300,
         PATH=f"{bin_dir}:{os.environ['PATH']}",
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOCALHOST_WARNING="False",
         ANSIBLE_FORKS="8",
     )
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(tmp / "playbook.yml")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError as error:
-        raise AssertionError(f"no json report: {result.stdout[-2000:]}{result.stderr[-2000:]}") from error
     found = {case: [None, [], {}] for case in CASES}
     for task in report["plays"][0]["tasks"]:
         for case, outcome in task["hosts"].items():

@@ -7,14 +7,12 @@ the one result it hands back (go_service_result). One run: each case is a host o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
 import yaml
 
-from ansible_collections.smallvps.hardening.tests.unit.local_playbook import ROOT
+from ansible_collections.smallvps.hardening.tests.unit.local_playbook import ROOT, run_playbook
 
 SHA = "ab" * 32
 # A file on the controller (and on the "host": the same machine) for the controller and host sources.
@@ -185,22 +183,9 @@ def outcomes(tmp_path_factory):
     defaults = {"go_service_name": "collector", "go_service_binary_name": "collector"}
     (tmp / "inventory.yml").write_text(json.dumps({"all": {"vars": defaults, "hosts": hosts}}))
     (tmp / "playbook.yml").write_text(PLAYBOOK)
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOCALHOST_WARNING="False",
-        ANSIBLE_FORKS="8",
+    _, report = run_playbook(
+        ["-i", str(tmp / "inventory.yml"), str(tmp / "playbook.yml")], timeout=300, ANSIBLE_FORKS="8"
     )
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(tmp / "inventory.yml"), str(tmp / "playbook.yml")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    report = json.loads(result.stdout)
     found = {case: [None, [], None] for case in CASES}
     for task in report["plays"][0]["tasks"]:
         for case, outcome in task["hosts"].items():
