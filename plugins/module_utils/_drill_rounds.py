@@ -1,0 +1,238 @@
+# Copyright (c) smallvps.hardening maintainers
+# MIT License (see LICENSE)
+"""Private to this collection: the drill's three rounds, measured on the host; _drill_verdict judges them."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+import time
+from urllib.parse import urlsplit
+
+from ansible_collections.smallvps.hardening.plugins.module_utils import _drill_host as host
+from ansible_collections.smallvps.hardening.plugins.module_utils._drill_verdict import (
+    MIB,
+    flood_verdict,
+    host_wide_verdict,
+    leak_verdict,
+)
+
+# The grower may pass the unit's limit by this much before it stops growing: a limit that does not act shows as
+# "not killed" and the host pays at most this much more.
+GROWER_HEADROOM = 64 * MIB
+# After a kill, systemd needs a moment to notice it (OOMPolicy, Restart=): serving is checked from then on.
+SETTLE = 0.5
+# Requests the flood sends at most per target, whatever the duration.
+FLOOD_MAX_REQUESTS = 50000
+# The flood's pace: this many times the zone's rate, at least FLOOD_MIN_PACE a second. Far past what the limit
+# accepts, so 429s must come, without filling nginx's error log with a line per rejected request at full speed.
+FLOOD_PACE_FACTOR = 20
+FLOOD_MIN_PACE = 100
+
+
+def _killed_by(kills: dict, unit: str, pids: set, counter_rose: bool) -> str:
+    if any(unit in group for group in kills["oomd"]):
+        return "systemd-oomd"
+    if any(pid in pids for pid, _ in kills["earlyoom"]):
+        return "earlyoom"
+    if counter_rose or any(pid in pids for pid, _ in kills["kernel"]):
+        return "kernel"
+    return "unknown"
+
+
+def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recovery_timeout) -> dict:
+    """Grow inside UNIT's cgroup until something kills; then time until the unit serves again."""
+    cgroup = host.unit_cgroup(unit)
+    if cgroup is None:
+        return {
+            "round": "leak",
+            "unit": unit,
+            "cgroup": host.cgroup_version(),
+            "passed": False,
+            "why": [f"{unit} has no memory cgroup (is it running, with MemoryMax set?)"],
+        }
+    tier0_before = host.unit_state(tier0_units)
+    seen = host.show(unit, "MainPID", "OOMScoreAdjust")
+    old_pid, adjust = int(seen["MainPID"] or 0), seen["OOMScoreAdjust"] or "0"
+    kills_before = cgroup.oom_kills()
+    cursor = host.journal_cursor()
+    cgroup.reset_peak()
+    peak = {"usage": 0, "swap": 0}
+    grower = host.start_grower(memory_max + GROWER_HEADROOM, timeout)
+    try:
+        cgroup.adopt(grower.pid)
+        host.write(f"/proc/{grower.pid}/oom_score_adj", adjust)
+        grower.stdin.write("go\n")
+        grower.stdin.flush()
+
+        def killed():
+            peak["usage"] = max(peak["usage"], cgroup.usage() or 0)
+            peak["swap"] = max(peak["swap"], cgroup.swap() or 0)
+            kills = cgroup.oom_kills()
+            if kills is not None and kills_before is not None and kills > kills_before:
+                return True
+            if grower.poll() is not None:
+                return grower.returncode < 0  # a signal; 0 is the grower's own timeout
+            return int(host.show(unit, "MainPID")["MainPID"] or 0) != old_pid
+
+        started = time.monotonic()
+        died = host.wait_for(killed, timeout + 2)
+        kernel_peak = cgroup.peak()
+        if kernel_peak:
+            peak["usage"] = max(peak["usage"], kernel_peak)
+    finally:
+        host.stop_grower(grower)
+    kills_after = cgroup.oom_kills()
+    counter_rose = kills_after is not None and kills_before is not None and kills_after > kills_before
+    back_after = None
+    if died is not None:
+        time.sleep(SETTLE)
+
+        def serving():
+            state = host.show(unit, "MainPID", "ActiveState")
+            if health:
+                return host.healthy(health)
+            pid = int(state["MainPID"] or 0)
+            return state["ActiveState"] == "active" and pid != 0
+
+        back = host.wait_for(serving, recovery_timeout, poll=0.1)
+        back_after = None if back is None else round(back - died, 2)
+    new_pid = int(host.show(unit, "MainPID")["MainPID"] or 0)
+    kills = host.kills_since(cursor)
+    measured = {
+        "unit": unit,
+        "cgroup": cgroup.version,
+        "killed": died is not None,
+        # A kernel kill inside the unit raises the unit's own counter; a counter the kernel lacks cannot tell.
+        "killed_in_unit": counter_rose or (kills_before is None and died is not None),
+        "killed_by": "none" if died is None else _killed_by(kills, unit, {grower.pid, old_pid}, counter_rose),
+        "peak_bytes": peak["usage"],
+        "swap_bytes": peak["swap"],
+        "restarted": new_pid != old_pid,
+        "back_after": back_after,
+        "timeout": timeout,
+        "tier0_before": tier0_before,
+        "tier0_after": host.unit_state(tier0_units),
+    }
+    verdict = leak_verdict(measured, memory_max, memory_swap_max, recovery_timeout)
+    verdict.update(seconds_to_kill=None if died is None else round(died - started, 2), health=health or None)
+    verdict["victim"] = "the drill's grower" if grower.returncode == -9 else "a process of the unit"
+    return verdict
+
+
+def _hammer(url: str, deadline: float, pace: dict, counts: dict, lock: threading.Lock) -> None:
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection = None
+    mine = {"sent": 0, "answered_2xx": 0, "limited_429": 0, "other": 0}
+    while time.monotonic() < deadline:
+        with lock:
+            if pace["left"] <= 0:
+                break
+            pace["left"] -= 1
+            slot = max(time.monotonic(), pace["next"])
+            pace["next"] = slot + pace["gap"]
+        time.sleep(max(slot - time.monotonic(), 0))
+        if time.monotonic() >= deadline:
+            break
+        mine["sent"] += 1
+        try:
+            if connection is None:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=2)
+            connection.request("GET", path)
+            reply = connection.getresponse()
+            reply.read()
+            status = reply.status
+            if reply.will_close:
+                connection.close()
+                connection = None
+        except (OSError, http.client.HTTPException):
+            status = None
+            if connection is not None:
+                connection.close()
+            connection = None
+        key = "answered_2xx" if status and 200 <= status < 300 else "limited_429" if status == 429 else "other"
+        mine[key] += 1
+    if connection is not None:
+        connection.close()
+    with lock:
+        for key, value in mine.items():
+            counts[key] += value
+
+
+def flood_one(target: dict, duration: float, concurrency: int) -> dict:
+    counts = {"sent": 0, "answered_2xx": 0, "limited_429": 0, "other": 0}
+    lock = threading.Lock()
+    started = time.monotonic()
+    rate = max(FLOOD_PACE_FACTOR * float(target["rate"]), FLOOD_MIN_PACE)
+    pace = {"left": FLOOD_MAX_REQUESTS, "next": started, "gap": 1 / rate}
+    deadline = started + duration
+    threads = [
+        threading.Thread(target=_hammer, args=(target["url"], deadline, pace, counts, lock), daemon=True)
+        for _ in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration + 5)
+    return flood_verdict(target, counts, round(time.monotonic() - started, 2))
+
+
+def flood(targets: list, duration: float, concurrency: int) -> list:
+    """Each target in turn, `concurrency` keep-alive connections for `duration` seconds, paced (FLOOD_PACE_FACTOR)."""
+    return [flood_one(target, duration, concurrency) for target in targets]
+
+
+def host_wide(tier0_units: list, timeout: float) -> dict:
+    """A transient unit with no cap grows until something kills it (or RuntimeMaxSec ends it)."""
+    unit = f"{host.TRANSIENT_PREFIX}host-{os.getpid()}.service"
+    tier0_before = host.unit_state(tier0_units)
+    cursor = host.journal_cursor()
+    cap = host.meminfo_bytes("MemTotal", "SwapTotal")
+    grower_pids, peak = set(), {"usage": 0}
+    try:
+        # The grower's own end comes 2 s before RuntimeMaxSec: an exit, not a kill, when nothing acted.
+        host.run(
+            "systemd-run", "--quiet", f"--unit={unit}", "-p", f"RuntimeMaxSec={int(timeout)}",
+            "--", *host.grower_argv(cap, max(timeout - 2, 1)),
+        )  # fmt: skip
+
+        def ended():
+            state = host.show(unit, "ActiveState", "MainPID")
+            if int(state["MainPID"] or 0):
+                grower_pids.add(int(state["MainPID"]))
+            cgroup = host.unit_cgroup(unit)
+            if cgroup is not None:
+                peak["usage"] = max(peak["usage"], cgroup.usage() or 0)
+            return state["ActiveState"] not in ("active", "activating")
+
+        started = time.monotonic()
+        done = host.wait_for(ended, timeout + 5, poll=0.05)
+        result = host.show(unit, "Result", "ExecMainCode", "ExecMainStatus", "ActiveState")
+    finally:
+        host.run("systemctl", "stop", unit)
+        host.run("systemctl", "reset-failed", unit)
+    kills = host.kills_since(cursor)
+    # ExecMainCode 2/3: CLD_KILLED/CLD_DUMPED, the grower died of a signal.
+    signalled = result["ExecMainCode"] in ("2", "3") or result["Result"] == "oom-kill"
+    killed = done is not None and signalled and result["Result"] != "timeout"
+    victims = [{"pid": p, "name": n, "by": "kernel"} for p, n in kills["kernel"]]
+    victims += [{"pid": p, "name": n, "by": "earlyoom"} for p, n in kills["earlyoom"]]
+    measured = {
+        "unit": unit,
+        "cgroup": host.cgroup_version(),
+        "killed": killed,
+        "killed_by": _killed_by(kills, unit, grower_pids, result["Result"] == "oom-kill") if killed else "none",
+        "result": result["Result"],
+        "victims": victims,
+        "grower_pids": grower_pids,
+        "timed_out": result["Result"] == "timeout",
+        "timeout": timeout,
+        "peak_bytes": peak["usage"],
+        "tier0_before": tier0_before,
+        "tier0_after": host.unit_state(tier0_units),
+    }
+    verdict = host_wide_verdict(measured)
+    verdict["seconds_to_kill"] = None if done is None or not killed else round(done - started, 2)
+    return verdict
