@@ -174,7 +174,7 @@ def stop_grower(process: subprocess.Popen) -> None:
 
 
 def leftover_growers(proc: str = "/proc") -> list[int]:
-    """PIDs whose command line is a drill grower's (its MARKER as the first argument after -c CODE)."""
+    """PIDs whose command line is a drill grower's: python -c CODE MARKER ..."""
     found = []
     for name in os.listdir(proc):
         if not name.isdigit():
@@ -184,9 +184,10 @@ def leftover_growers(proc: str = "/proc") -> list[int]:
                 argv = source.read().split(b"\0")
         except OSError:
             continue
-        if len(argv) > 3 and argv[1] == b"-c" and argv[3] == MARKER.encode():
+        python = os.path.basename(argv[0]).startswith(b"python")
+        if python and len(argv) > 3 and argv[1] == b"-c" and argv[3] == MARKER.encode():
             found.append(int(name))
-    return found
+    return sorted(found)
 
 
 def cleanup() -> dict:

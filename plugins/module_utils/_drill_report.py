@@ -19,6 +19,8 @@ def rows(verdicts: list[dict]) -> list[dict]:
     """One flat verdict per leak unit, flood target and host-wide round."""
     flat = []
     for verdict in verdicts:
+        if not isinstance(verdict, dict):  # a round that did not run
+            continue
         if verdict.get("round") == "flood" and "targets" in verdict:
             flat.extend(verdict["targets"])
         elif verdict.get("round") in ("leak", "flood", "host_wide"):

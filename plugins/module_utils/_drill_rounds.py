@@ -58,7 +58,9 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
     kills_before = cgroup.oom_kills()
     cursor = host.journal_cursor()
     cgroup.reset_peak()
-    peak = {"usage": 0, "swap": 0}
+    # v2's memory.peak covers the cgroup's whole life: it counts only when the round raised it.
+    peak_before = cgroup.peak() if cgroup.version == "v2" else None
+    peak = {"usage": 0, "swap": 0, "counter_rose": False}
     grower = host.start_grower(memory_max + GROWER_HEADROOM, timeout)
     try:
         cgroup.adopt(grower.pid)
@@ -69,8 +71,10 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
         def killed():
             peak["usage"] = max(peak["usage"], cgroup.usage() or 0)
             peak["swap"] = max(peak["swap"], cgroup.swap() or 0)
+            # Read while the cgroup lives: after the kill systemd may stop the unit and remove it (v2).
             kills = cgroup.oom_kills()
             if kills is not None and kills_before is not None and kills > kills_before:
+                peak["counter_rose"] = True
                 return True
             if grower.poll() is not None:
                 return grower.returncode < 0  # a signal; 0 is the grower's own timeout
@@ -79,12 +83,15 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
         started = time.monotonic()
         died = host.wait_for(killed, timeout + 2)
         kernel_peak = cgroup.peak()
-        if kernel_peak:
+        if kernel_peak and (peak_before is None or kernel_peak > peak_before):
             peak["usage"] = max(peak["usage"], kernel_peak)
     finally:
         host.stop_grower(grower)
+    # The grower's SIGKILL can be seen before the counter: a last read, while the cgroup may still be there.
     kills_after = cgroup.oom_kills()
-    counter_rose = kills_after is not None and kills_before is not None and kills_after > kills_before
+    counter_rose = peak["counter_rose"] or (
+        kills_after is not None and kills_before is not None and kills_after > kills_before
+    )
     back_after = None
     if died is not None:
         time.sleep(SETTLE)
@@ -223,7 +230,13 @@ def host_wide(tier0_units: list, timeout: float) -> dict:
         "unit": unit,
         "cgroup": host.cgroup_version(),
         "killed": killed,
-        "killed_by": _killed_by(kills, unit, grower_pids, result["Result"] == "oom-kill") if killed else "none",
+        # A SIGKILL that neither earlyoom nor systemd-oomd logged is the kernel's (in a container its log is out of
+        # reach): earlyoom logs every kill, oomd names the unit.
+        "killed_by": _killed_by(
+            kills, unit, grower_pids, result["Result"] == "oom-kill" or result["ExecMainStatus"] == "9"
+        )
+        if killed
+        else "none",
         "result": result["Result"],
         "victims": victims,
         "grower_pids": grower_pids,
