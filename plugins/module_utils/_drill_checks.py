@@ -54,7 +54,7 @@ def check_request(confirm, units, health, host_wide: bool, host_wide_opt_in, hos
         raise DrillRefusal(
             f"smallvps_drill_host_wide: the host_wide round puts the whole host {hostname} under memory pressure "
             f"outside every cap; set smallvps_drill_host_wide={hostname} (this host's inventory_hostname) to allow it "
-            f"(it is {host_wide_opt_in!r})"
+            + ("(it is unset)" if host_wide_opt_in is None else f"(it is {host_wide_opt_in!r})")
         )
 
 

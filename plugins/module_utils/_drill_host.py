@@ -111,6 +111,14 @@ class Cgroup:
         """The kernel's OOM kills inside this cgroup (v2 memory.events, v1 memory.oom_control, kernel >= 4.13)."""
         return self._keyed("memory.events" if self.version == "v2" else "memory.oom_control").get("oom_kill")
 
+    def limit_hits(self) -> int | None:
+        """How often this cgroup's own limit acted: v2 memory.events' oom (reclaim at memory.max failed), v1
+        memory.failcnt (usage reached the limit). An OOM kill of a process in the cgroup caused by a parent's limit
+        (the whole host, a container's) raises oom_kill but not these."""
+        if self.version == "v2":
+            return self._keyed("memory.events").get("oom")
+        return self._int("memory.failcnt")
+
     def usage(self) -> int | None:
         return self._int("memory.current" if self.version == "v2" else "memory.usage_in_bytes")
 

@@ -55,12 +55,12 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
     tier0_before = host.unit_state(tier0_units)
     seen = host.show(unit, "MainPID", "OOMScoreAdjust")
     old_pid, adjust = int(seen["MainPID"] or 0), seen["OOMScoreAdjust"] or "0"
-    kills_before = cgroup.oom_kills()
+    kills_before, hits_before = cgroup.oom_kills(), cgroup.limit_hits()
     cursor = host.journal_cursor()
     cgroup.reset_peak()
     # v2's memory.peak covers the cgroup's whole life: it counts only when the round raised it.
     peak_before = cgroup.peak() if cgroup.version == "v2" else None
-    peak = {"usage": 0, "swap": 0, "counter_rose": False}
+    peak = {"usage": 0, "swap": 0, "counter_rose": False, "limit_hit": False}
     grower = host.start_grower(memory_max + GROWER_HEADROOM, timeout)
     try:
         cgroup.adopt(grower.pid)
@@ -72,7 +72,10 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
             peak["usage"] = max(peak["usage"], cgroup.usage() or 0)
             peak["swap"] = max(peak["swap"], cgroup.swap() or 0)
             # Read while the cgroup lives: after the kill systemd may stop the unit and remove it (v2).
-            kills = cgroup.oom_kills()
+            # The kill after the limit's counter: read in that order, a kill seen here has its limit hit seen too.
+            kills, hits = cgroup.oom_kills(), cgroup.limit_hits()
+            if hits is not None and hits_before is not None and hits > hits_before:
+                peak["limit_hit"] = True
             if kills is not None and kills_before is not None and kills > kills_before:
                 peak["counter_rose"] = True
                 return True
@@ -88,10 +91,11 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
     finally:
         host.stop_grower(grower)
     # The grower's SIGKILL can be seen before the counter: a last read, while the cgroup may still be there.
-    kills_after = cgroup.oom_kills()
+    kills_after, hits_after = cgroup.oom_kills(), cgroup.limit_hits()
     counter_rose = peak["counter_rose"] or (
         kills_after is not None and kills_before is not None and kills_after > kills_before
     )
+    limit_hit = peak["limit_hit"] or (hits_after is not None and hits_before is not None and hits_after > hits_before)
     back_after = None
     if died is not None:
         time.sleep(SETTLE)
@@ -107,13 +111,16 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
         back_after = None if back is None else round(back - died, 2)
     new_pid = int(host.show(unit, "MainPID")["MainPID"] or 0)
     kills = host.kills_since(cursor)
+    killed_by = "none" if died is None else _killed_by(kills, unit, {grower.pid, old_pid}, counter_rose)
     measured = {
         "unit": unit,
         "cgroup": cgroup.version,
         "killed": died is not None,
-        # A kernel kill inside the unit raises the unit's own counter; a counter the kernel lacks cannot tell.
-        "killed_in_unit": counter_rose or (kills_before is None and died is not None),
-        "killed_by": "none" if died is None else _killed_by(kills, unit, {grower.pid, old_pid}, counter_rose),
+        # Killed inside the unit at its own limits: systemd-oomd named the unit (MemoryHigh's pressure), or the
+        # kernel's kill and the limit's counter both rose (a counter the kernel lacks cannot tell).
+        "killed_in_unit": killed_by == "systemd-oomd"
+        or ((counter_rose or kills_before is None) and (limit_hit or hits_before is None)),
+        "killed_by": killed_by,
         "peak_bytes": peak["usage"],
         "swap_bytes": peak["swap"],
         "restarted": new_pid != old_pid,

@@ -78,8 +78,8 @@ def leak_verdict(m: dict, memory_max: int, memory_swap_max: int | None, recovery
         )
     elif not m["killed_in_unit"]:
         why.append(
-            f"{unit}: the kill was not the unit's own (its cgroup's oom_kill count did not rise): "
-            "the host, not the unit, paid"
+            f"{unit}: the kill was not at the unit's own limit (its cgroup's OOM kill or limit counters did not "
+            "rise): the host, not the unit, paid"
         )
     if m["peak_bytes"] is not None and m["peak_bytes"] > memory_max + LIMIT_TOLERANCE_BYTES:
         why.append(f"{unit} reached {mib(m['peak_bytes'])} MiB, above its limit of {mib(memory_max)} MiB")

@@ -57,7 +57,10 @@ def test_a_confirmed_request_passes():
         ({"units": ["app", "app.service"]}, "names a unit twice"),
         ({"health": ["http://127.0.0.1/"]}, "smallvps_drill_health: ['http://127.0.0.1/'] is not a mapping"),
         ({"health": {"app": "http://192.0.2.10/"}}, "smallvps_drill_health: 'app': 'http://192.0.2.10/' does not aim"),
-        ({"host_wide": True}, "set smallvps_drill_host_wide=app.example.net"),
+        (
+            {"host_wide": True},
+            "set smallvps_drill_host_wide=app.example.net (this host's inventory_hostname) to allow it (it is unset)",
+        ),
         ({"host_wide": True, "host_wide_opt_in": "other.example.net"}, "(it is 'other.example.net')"),
     ],
 )

@@ -38,6 +38,8 @@ def test_a_v2_unit_reads_memory_events_current_and_swap(tmp_path):
     cgroup = host.Cgroup("/system.slice/app.service", "v2", str(tmp_path))
     assert cgroup.exists()
     assert (cgroup.oom_kills(), cgroup.usage(), cgroup.swap(), cgroup.peak()) == (2, 100 << 20, 1 << 20, 256 << 20)
+    # The limit's own count is memory.events' oom (reclaim at memory.max failed), not max (reclaim started).
+    assert cgroup.limit_hits() == 2
 
 
 def test_a_v1_unit_reads_oom_control_usage_and_memsw(tmp_path):
@@ -49,6 +51,7 @@ def test_a_v1_unit_reads_oom_control_usage_and_memsw(tmp_path):
             "memory.usage_in_bytes": "209715200\n",
             "memory.max_usage_in_bytes": "385875968\n",
             "memory.memsw.usage_in_bytes": "211812352\n",
+            "memory.failcnt": "7\n",
             "cgroup.procs": "",
         },
     )
@@ -57,6 +60,7 @@ def test_a_v1_unit_reads_oom_control_usage_and_memsw(tmp_path):
     assert host.cgroup_version(str(tmp_path)) == "v1"
     cgroup = host.Cgroup(f"/{unit}", "v1", str(tmp_path))
     assert (cgroup.oom_kills(), cgroup.usage(), cgroup.peak(), cgroup.swap()) == (3, 200 << 20, 368 << 20, 2 << 20)
+    assert cgroup.limit_hits() == 7
     cgroup.reset_peak()
     cgroup.adopt(4242)
     assert (tmp_path / "memory" / unit / "memory.max_usage_in_bytes").read_text() == "0"
@@ -66,7 +70,8 @@ def test_a_v1_unit_reads_oom_control_usage_and_memsw(tmp_path):
 
 def test_a_cgroup_without_counters_reads_none(tmp_path):
     cgroup = host.Cgroup("/system.slice/gone.service", "v2", str(tmp_path))
-    assert not cgroup.exists() and (cgroup.oom_kills(), cgroup.usage(), cgroup.swap()) == (None, None, None)
+    assert not cgroup.exists()
+    assert (cgroup.oom_kills(), cgroup.limit_hits(), cgroup.usage(), cgroup.swap()) == (None, None, None, None)
 
 
 def test_only_growers_are_leftovers(tmp_path):
