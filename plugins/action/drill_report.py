@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from ansible_collections.smallvps.hardening.plugins.module_utils._drill_report import failures, rows, table
 from ansible_collections.smallvps.hardening.plugins.modules.drill_report import ARGUMENT_SPEC
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._action import RefusingAction
@@ -20,5 +22,11 @@ class ActionModule(RefusingAction):
             "table": table(verdicts),
             "failures": failed,
             "passed": not failed,
-            "report": {"host": args["host"], "passed": not failed, "verdicts": flat, "failures": failed},
+            "report": {
+                "host": args["host"],
+                "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "passed": not failed,
+                "verdicts": flat,
+                "failures": failed,
+            },
         }

@@ -41,17 +41,16 @@ def _killed_by(kills: dict, unit: str, pids: set, counter_rose: bool) -> str:
     return "unknown"
 
 
+def _unrun(unit: str, version: str, why: str) -> dict:
+    """The verdict of a leak round that could not start."""
+    return {"round": "leak", "unit": unit, "cgroup": version, "killed": False, "passed": False, "why": [why]}
+
+
 def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recovery_timeout) -> dict:
     """Grow inside UNIT's cgroup until something kills; then time until the unit serves again."""
     cgroup = host.unit_cgroup(unit)
     if cgroup is None:
-        return {
-            "round": "leak",
-            "unit": unit,
-            "cgroup": host.cgroup_version(),
-            "passed": False,
-            "why": [f"{unit} has no memory cgroup (is it running, with MemoryMax set?)"],
-        }
+        return _unrun(unit, host.cgroup_version(), f"{unit} has no memory cgroup (is it running, with MemoryMax set?)")
     tier0_before = host.unit_state(tier0_units)
     seen = host.show(unit, "MainPID", "OOMScoreAdjust")
     old_pid, adjust = int(seen["MainPID"] or 0), seen["OOMScoreAdjust"] or "0"
@@ -63,7 +62,10 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
     peak = {"usage": 0, "swap": 0, "counter_rose": False, "limit_hit": False}
     grower = host.start_grower(memory_max + GROWER_HEADROOM, timeout)
     try:
-        cgroup.adopt(grower.pid)
+        try:
+            cgroup.adopt(grower.pid)
+        except OSError as error:  # v2 refuses a cgroup with children of its own (Delegate=): EBUSY
+            return _unrun(unit, cgroup.version, f"the grower could not join {unit}'s cgroup {cgroup.path}: {error}")
         host.write(f"/proc/{grower.pid}/oom_score_adj", adjust)
         grower.stdin.write("go\n")
         grower.stdin.flush()

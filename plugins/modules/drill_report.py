@@ -58,7 +58,8 @@ passed:
   returned: always
   type: bool
 report:
-  description: What drill.yml writes as JSON, C({host, passed, verdicts, failures}), one verdict per row.
+  description: What drill.yml writes as JSON, C({host, at, passed, verdicts, failures}), one verdict per row; at is
+    the UTC time the report was made (C(2026-12-05T02:20:00Z)).
   returned: always
   type: dict
 """

@@ -40,8 +40,8 @@ APPLIED = {
 }
 
 
-def _drill(tmp_path, extra_vars: dict, units: dict = APPLIED, tags: str = "") -> tuple[int, dict, list[str]]:
-    """(exit code, json report, the fake systemctl's calls) of drill.yml on this machine."""
+def _drill(tmp_path, extra_vars: dict, units: dict = APPLIED, tags: str = "", check: bool = False):
+    """(exit code, json report, the fake systemctl's calls) of drill.yml on this machine (--check with check)."""
     fake = tmp_path / "bin" / "systemctl"
     fake.parent.mkdir(exist_ok=True)
     fake.write_text(FAKE_SYSTEMCTL)
@@ -60,7 +60,7 @@ def _drill(tmp_path, extra_vars: dict, units: dict = APPLIED, tags: str = "") ->
     }
     args = ["-i", "localhost,", "-c", "local", str(ROOT / "playbooks" / "drill.yml"), "-e", json.dumps(variables)]
     returncode, report = run_playbook(
-        args + (["--tags", tags] if tags else []),
+        args + (["--tags", tags] if tags else []) + (["--check"] if check else []),
         PATH=f"{fake.parent}:{os.environ['PATH']}",
         FAKE_SYSTEMCTL_LOG=str(log),
         FAKE_SYSTEMCTL_UNITS=json.dumps(units),
@@ -147,3 +147,19 @@ def test_the_drill_play_refuses_a_unit_off_the_plan_or_a_plan_not_applied(tmp_pa
     # Nothing ran after the refusal: no round, no cleanup, no report written; systemctl was only read.
     assert _ran(report)[-1] == DRILL_CHECK
     assert calls and all(call.startswith("show --property=Id,LoadState,MemoryMax -- ") for call in calls)
+
+
+def test_a_dry_run_runs_no_round_and_still_reports(tmp_path):
+    returncode, report, calls = _drill(tmp_path, {"smallvps_drill_confirm": True}, check=True)
+    ran = _ran(report)
+    assert returncode == 0, json.dumps(report)[-3000:]
+    assert calls and all(call.startswith("show ") for call in calls)
+    assert not [name for name in ran if name.startswith(("Start the flood", "Leak inside", "Stop every"))], ran
+    table = next(
+        task["hosts"]["localhost"]["table"]
+        for play in report["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"] == "Make the verdict table"
+    )
+    assert table == ["round  unit  limit  killed at  by  back after  tier 0 intact  429 share  verdict"]
+    assert not (tmp_path / "drill.json").exists()

@@ -24,6 +24,8 @@ class FakeCgroup:
     """A v2 cgroup whose counters rise once the grower has died of a signal, as the scenario says."""
 
     version = "v2"
+    path = "/sys/fs/cgroup/system.slice/app.service"
+    refuse = False
 
     def __init__(self, kill_counts: bool, limit_counts: bool):
         self.kill_counts, self.limit_counts = kill_counts, limit_counts
@@ -52,6 +54,8 @@ class FakeCgroup:
         pass
 
     def adopt(self, pid):
+        if self.refuse:
+            raise OSError(16, "Device or resource busy")
         self.adopted.append(pid)
 
 
@@ -113,4 +117,16 @@ def test_the_grower_is_gone_when_the_round_ends_without_a_kill(fake_host):
     cgroup = fake_host(STAYS)
     verdict = _leak(timeout=1)
     assert not verdict["killed"]
+    assert cgroup.grower.poll() is not None, "the grower outlived the round"
+
+
+def test_a_cgroup_that_refuses_the_grower_fails_the_round_and_the_grower_goes(fake_host):
+    cgroup = fake_host(STAYS)
+    cgroup.refuse = True
+    verdict = _leak()
+    assert not verdict["passed"] and not verdict["killed"]
+    assert verdict["why"] == [
+        "the grower could not join app.service's cgroup /sys/fs/cgroup/system.slice/app.service: "
+        "[Errno 16] Device or resource busy"
+    ]
     assert cgroup.grower.poll() is not None, "the grower outlived the round"
