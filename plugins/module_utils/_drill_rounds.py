@@ -103,11 +103,11 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
         time.sleep(SETTLE)
 
         def serving():
+            # Active first: a unit systemd is stopping (OOMPolicy=stop) may still answer while it drains.
             state = host.show(unit, "MainPID", "ActiveState")
-            if health:
-                return host.healthy(health)
-            pid = int(state["MainPID"] or 0)
-            return state["ActiveState"] == "active" and pid != 0
+            if state["ActiveState"] != "active" or not int(state["MainPID"] or 0):
+                return False
+            return host.healthy(health) if health else True
 
         back = host.wait_for(serving, recovery_timeout, poll=0.1)
         back_after = None if back is None else round(back - died, 2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -31,6 +32,8 @@ class FakeCgroup:
         self.kill_counts, self.limit_counts = kill_counts, limit_counts
         self.grower = None
         self.adopted = []
+        self.died_at = None
+        self.after = []  # (seconds after the grower's death, MainPID, ActiveState)
 
     def _died(self) -> bool:
         return self.grower is not None and self.grower.poll() is not None and self.grower.returncode < 0
@@ -70,8 +73,18 @@ def fake_host(monkeypatch):
 
         monkeypatch.setattr(host, "unit_cgroup", lambda unit: cgroup)
         monkeypatch.setattr(host, "start_grower", start_grower)
-        monkeypatch.setattr(host, "show", lambda unit, *props: {"MainPID": "100", "OOMScoreAdjust": "100",
-                                                                  "ActiveState": "active"})  # fmt: skip
+
+        def show(unit, *props):
+            # Until the grower dies the unit runs as PID 100; then as cgroup.after says, by seconds since its death.
+            state = {"MainPID": "100", "OOMScoreAdjust": "100", "ActiveState": "active"}
+            if cgroup._died():
+                cgroup.died_at = cgroup.died_at or time.monotonic()
+                for since, pid, active in cgroup.after:
+                    if time.monotonic() - cgroup.died_at >= since:
+                        state.update(MainPID=pid, ActiveState=active)
+            return state
+
+        monkeypatch.setattr(host, "show", show)
         monkeypatch.setattr(host, "unit_state", lambda units: {u: {"main_pid": 1, "active": "active"} for u in units})
         monkeypatch.setattr(host, "write", lambda path, value: True)
         monkeypatch.setattr(host, "journal_cursor", lambda: "")
@@ -130,3 +143,15 @@ def test_a_cgroup_that_refuses_the_grower_fails_the_round_and_the_grower_goes(fa
         "[Errno 16] Device or resource busy"
     ]
     assert cgroup.grower.poll() is not None, "the grower outlived the round"
+
+
+@pytest.mark.parametrize("health", [None, "unix:/run/app/gunicorn.sock"])
+def test_a_unit_systemd_stops_and_restarts_is_back_once_active_with_its_new_pid(fake_host, monkeypatch, health):
+    cgroup = fake_host(KILLED)
+    # OOMPolicy=stop: systemd stops the unit (deactivating, the old PID), then starts it again as PID 200. The
+    # draining unit still answers its health check.
+    cgroup.after = [(0, "100", "deactivating"), (1.0, "0", "activating"), (1.5, "200", "active")]
+    monkeypatch.setattr(host, "healthy", lambda url: True)
+    verdict = rounds.leak("app.service", 368 * MIB, 0, health, ["ssh.service"], 5, 5)
+    assert verdict["passed"], verdict["why"]
+    assert verdict["restarted"] is True and 1.5 <= verdict["back_after"] < 2.5
