@@ -149,10 +149,29 @@ def test_the_drill_play_refuses_a_unit_off_the_plan_or_a_plan_not_applied(tmp_pa
     assert calls and all(call.startswith("show --property=Id,LoadState,MemoryMax -- ") for call in calls)
 
 
+# A location that is limited, one in dry run (not flooded: said why), one regex location (the same).
+LOCATIONS = [
+    {"name": "root", "path": "/", "limit_req": [{"zone": "perip", "burst": 10, "nodelay": True}]},
+    {"name": "trial", "path": "/trial", "limit_req": [{"zone": "perip", "burst": 10}], "dry_run": True},
+    {"name": "probe", "path": "~ ^/(pid|rss)$", "limit_req": [{"zone": "perip", "burst": 1}]},
+]
+
+
 def test_a_dry_run_runs_no_round_and_still_reports(tmp_path):
-    returncode, report, calls = _drill(tmp_path, {"smallvps_drill_confirm": True}, check=True)
+    extra_vars = {"smallvps_drill_confirm": True, "nginx_limit_req_locations": LOCATIONS}
+    returncode, report, calls = _drill(tmp_path, extra_vars, check=True)
     ran = _ran(report)
     assert returncode == 0, json.dumps(report)[-3000:]
+    said = next(
+        task["hosts"]["localhost"]["msg"]
+        for play in report["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"] == "Say which limited locations are not flooded, and why"
+    )
+    assert said == [
+        "location trial: dry run, nothing is rejected",
+        "location probe: ~ ^/(pid|rss)$ is a regex or named location, with no URL to aim at",
+    ]
     assert calls and all(call.startswith("show ") for call in calls)
     assert not [name for name in ran if name.startswith(("Start the flood", "Leak inside", "Stop every"))], ran
     table = next(
