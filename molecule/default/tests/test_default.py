@@ -1,8 +1,9 @@
-"""The demo host is a 512 MiB VPS stand-in that site.yml converged with the README's inventory.
+"""The demo host is a 512 MiB VPS stand-in that site.yml converged as inventories/example's app box.
 
-What the README promises, checked on the host: the inventory it shows is this host's, the
-plan it prints is the one budget.yml prints, site.yml applies that same plan, and the
-drop-ins carry its numbers.
+What the README promises, checked on the host: the inventory it shows is the example's app box,
+which is this host's, the plan it prints is the one budget.yml prints, site.yml applies that same
+plan, and the drop-ins carry its numbers. Then make demo's post-check (demo-check.yml): it holds
+here, and it fails when a claim does not.
 """
 
 import re
@@ -13,7 +14,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
-SCENARIO = Path(__file__).resolve().parents[1] / "molecule.yml"
+SCENARIO = Path(__file__).resolve().parents[1]
+EXAMPLE_HOST_VARS = ROOT / "inventories" / "example" / "host_vars" / "app.example.net.yml"
+NGINX_DEFAULTS = ROOT / "roles" / "nginx_limit_req" / "defaults" / "main.yml"
 MIB = 1024 * 1024
 PLAN_TASK = "Show the plan every role applies"
 
@@ -66,10 +69,22 @@ def test_demo_host_is_memory_limited(host):
     assert facts["memory_source"] == "cgroup"
 
 
-def test_readme_inventory_is_the_demo_inventory():
+def test_readme_inventory_is_the_demo_inventory(host):
     readme = yaml.safe_load(_readme_block("yaml"))
-    scenario = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
-    assert readme == scenario["provisioner"]["inventory"]["host_vars"]["smallvps-demo"]
+    assert readme == yaml.safe_load(EXAMPLE_HOST_VARS.read_text(encoding="utf-8"))
+    # The demo host reads the example's file itself (a link), not a copy of it.
+    assert (SCENARIO / "inventory" / "host_vars" / "smallvps-demo.yml").resolve() == EXAMPLE_HOST_VARS
+    assert host.ansible.get_variables()["smallvps_services"] == readme["smallvps_services"]
+
+
+def test_the_demo_limits_only_add_locations_to_the_examples():
+    # The example box keeps nginx_limit_req's zone and location `/`; the demo restates `/` to add its test
+    # locations after it (inventory/hosts.yml): it must stay the role's default.
+    demo = yaml.safe_load((SCENARIO / "inventory" / "hosts.yml").read_text(encoding="utf-8"))["all"]["hosts"]
+    defaults = yaml.safe_load(NGINX_DEFAULTS.read_text(encoding="utf-8"))
+    locations = demo["smallvps-demo"]["nginx_limit_req_locations"]
+    assert locations[0] == defaults["nginx_limit_req_locations"][0]
+    assert "nginx_limit_req_zones" not in demo["smallvps-demo"]
 
 
 def test_budget_prints_the_readme_plan(budget):
@@ -105,7 +120,7 @@ def test_tier1_app_runs_under_the_readme_numbers(host):
     assert host.service("app").is_running
 
 
-@pytest.mark.parametrize(("service", "unit"), [("sshd", "ssh.service"), ("nginx", "nginx.service")])
+@pytest.mark.parametrize(("service", "unit"), [("ssh", "ssh.service"), ("nginx", "nginx.service")])
 def test_tier0_units_are_protected_not_capped(host, service, unit):
     props = _show(host, unit, "MemoryMax", "OOMScoreAdjust", "Restart")
     assert props["MemoryMax"] == "infinity"
@@ -131,8 +146,8 @@ def test_site_created_the_swap_file(host):
 
 
 def test_the_demo_app_answers_through_nginx_and_a_flood_gets_429(host):
-    # site.yml's app play: nginx (zone perip 5r/s, burst 10 nodelay) in front of the demo app
-    # on gunicorn with gevent workers; test_under_load.py measures the limits exactly.
+    # site.yml's app play: nginx (the example's limits: perip 10r/s, burst 20 nodelay) in front of
+    # the demo app on gunicorn with gevent workers; test_under_load.py measures the limits exactly.
     assert host.run("curl -s http://127.0.0.1/").stdout == "ok\n"
     codes = host.check_output(
         "seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1/"
@@ -142,3 +157,31 @@ def test_the_demo_app_answers_through_nginx_and_a_flood_gets_429(host):
     assert props["ActiveState"] == "active"
     workers = host.check_output(f"pgrep -c -P {props['ExecMainPID']}")
     assert int(workers) == int(_readme_row("app")["workers"])
+
+
+def _post_check(ansible_playbook, monkeypatch, *extra_vars):
+    # Without the drill (ansible-playbook --skip-tags drill): it is tested where it is made; make demo runs it.
+    monkeypatch.setenv("ANSIBLE_SKIP_TAGS", "drill")
+    result = ansible_playbook(SCENARIO / "demo-check.yml", *extra_vars, as_json=True)
+    summary = [
+        host_result["msg"]
+        for play in result.json["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"] == "Show the post-check"
+        for host_result in task["hosts"].values()
+    ]
+    return result, summary[-1] if summary else []
+
+
+def test_the_demo_post_check_holds(ansible_playbook, monkeypatch):
+    result, summary = _post_check(ansible_playbook, monkeypatch)
+    print("\n".join(summary))
+    assert result.returncode == 0, result.output
+    assert summary[-1] == "post-check: every claim above holds", summary
+
+
+def test_the_demo_post_check_fails_when_a_limit_is_not_the_plans(ansible_playbook, monkeypatch):
+    # A bigger reserve shrinks the pool, so the plan's app MemoryMax (320M) is not what systemd shows (352M).
+    result, summary = _post_check(ansible_playbook, monkeypatch, {"smallvps_memory_reserve": "144M"})
+    assert result.returncode != 0, result.output
+    assert "  - app.service: systemd shows MemoryMax 369098752 (plan 335544320)" in summary, summary

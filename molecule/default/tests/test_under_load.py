@@ -1,7 +1,8 @@
 """The app tier of the demo host (512 MiB, group `app`, converged with site.yml), measured from inside.
 
-nginx limits `/` to 5r/s with burst=10 nodelay, exempts 127.0.0.2, dry-runs `/trial`, and passes
-to the demo app on gunicorn with the plan's gevent workers (README: 4). The load client
+nginx limits `/` as the example's app box does (nginx_limit_req's defaults: 10r/s, burst=20 nodelay;
+the `limits` fixture reads them as the role applies them), exempts 127.0.0.2, dry-runs `/trial`
+with the same burst, and passes to the demo app on gunicorn with the plan's gevent workers (README: 4). The load client
 (molecule/shared/load/smallvps_load.py) runs in the container against its own loopback and
 prints one JSON document per run. This file runs after test_default.py (pytest takes files in
 name order), whose checks want the host as site.yml left it: the tests here reload, change the
@@ -11,9 +12,28 @@ zone and kill the app; the ones that change the host come last.
 import json
 import re
 import time
+from pathlib import Path
+
+import pytest
+import yaml
 
 MIB = 1024 * 1024
 BASE = "http://127.0.0.1"
+ROLE_DEFAULTS = Path(__file__).resolve().parents[3] / "roles" / "nginx_limit_req" / "defaults" / "main.yml"
+
+
+@pytest.fixture(scope="module")
+def limits(host):
+    """The zone's rate (r/s) and the burst of `/` as nginx_limit_req applies them: the inventory's values (the
+    example's group_vars, the demo's inventory/hosts.yml), else the role's defaults."""
+    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text(encoding="utf-8"))
+    variables = host.ansible.get_variables()
+    zones = variables.get("nginx_limit_req_zones", defaults["nginx_limit_req_zones"])
+    locations = variables.get("nginx_limit_req_locations", defaults["nginx_limit_req_locations"])
+    [limit] = next(location for location in locations if location["path"] == "/")["limit_req"]
+    zone = next(zone for zone in zones if zone["name"] == limit["zone"])
+    assert zone["rate"].endswith("r/s") and limit.get("nodelay"), (zone, limit)
+    return {"zone": zone["name"], "rate": int(zone["rate"].removesuffix("r/s")), "burst": limit["burst"]}
 
 
 def _load(host, *args, timeout=150):
@@ -37,9 +57,9 @@ def _children(host, pid):
     return sorted(int(p) for p in host.check_output(f"pgrep -P {pid} || true").split())
 
 
-def _refill(seconds=3):
-    # burst=10 at 5r/s drains in 2 s: every measurement starts from a full bucket.
-    time.sleep(seconds)
+def _refill(limits):
+    # The burst refills at the zone's rate: every measurement starts from a full bucket.
+    time.sleep(limits["burst"] / limits["rate"] + 1)
 
 
 def test_app_unit_runs_under_the_plan(host, plan):
@@ -74,41 +94,50 @@ def test_nginx_is_tier0_with_oompolicy_continue(host):
     assert props == {"MemoryMax": "infinity", "OOMScoreAdjust": "-500", "OOMPolicy": "continue"}
 
 
-def test_zone_size_comes_from_the_plan(host):
+def test_zone_size_comes_from_the_plan(host, limits):
     # limit_req_clients 8000 x 128 bytes = 1000k: the zone has no size of its own.
     conf = host.file("/etc/nginx/conf.d/smallvps-limit-req.conf").content_string
-    assert re.search(r"^limit_req_zone \$smallvps_limit_key_perip zone=perip:1000k rate=5r/s;$", conf, re.M), conf
+    zone, rate = limits["zone"], limits["rate"]
+    line = rf"^limit_req_zone \$smallvps_limit_key_{zone} zone={zone}:1000k rate={rate}r/s;$"
+    assert re.search(line, conf, re.M), conf
     assert "limit_req_status 429;" in conf
 
 
-def test_a_burst_gets_exactly_burst_plus_one_through(host):
-    _refill()
+def test_a_burst_gets_exactly_burst_plus_one_through(host, limits):
+    _refill(limits)
+    burst = limits["burst"]
     report = _load(host, "burst", "--url", f"{BASE}/", "--count", "50")
-    assert report["status"] == {"200": 11, "429": 39}
+    # Exactly burst + 1 at once (nodelay), and what the rate refilled while the 50 arrived (at 10r/s, one
+    # token per 100 ms: none when they all arrive within that).
+    refilled = int(report["seconds"] * limits["rate"])
+    assert burst + 1 <= report["status"]["200"] <= burst + 1 + refilled, report
+    assert report["status"] == {"200": report["status"]["200"], "429": 50 - report["status"]["200"]}, report
 
 
-def test_the_accepted_rate_is_the_configured_rate(host):
-    _refill()
-    # 4 x 5r/s for 10 s; after the first 2 s the burst allowance is spent.
-    report = _load(host, "rate", "--url", f"{BASE}/", "--rps", "20", "--seconds", "10", "--skip", "2")
-    assert 4.5 <= report["accepted_rate"] <= 5.5, report
+def test_the_accepted_rate_is_the_configured_rate(host, limits):
+    _refill(limits)
+    # 4 x the rate for 10 s; after the first 2 s the burst allowance is spent.
+    rate = limits["rate"]
+    report = _load(host, "rate", "--url", f"{BASE}/", "--rps", str(4 * rate), "--seconds", "10", "--skip", "2")
+    assert 0.9 * rate <= report["accepted_rate"] <= 1.1 * rate, report
     assert set(report["status"]) <= {"200", "429"}
 
 
-def test_the_allowlisted_address_is_never_limited(host):
-    _refill()
+def test_the_allowlisted_address_is_never_limited(host, limits):
+    _refill(limits)
     report = _load(host, "burst", "--url", f"{BASE}/", "--count", "50", "--source", "127.0.0.2")
     assert report["status"] == {"200": 50}
 
 
-def test_dry_run_lets_everything_through_and_logs_it(host):
-    _refill()
+def test_dry_run_lets_everything_through_and_logs_it(host, limits):
+    _refill(limits)
     before = host.check_output("grep -c 'limiting requests, dry run' /var/log/nginx/error.log || true")
     report = _load(host, "burst", "--url", f"{BASE}/trial", "--count", "50")
     # The demo app's own 404 (it has no /trial): every request passed the limit and reached it.
     assert report["status"] == {"404": 50}, report
     after = host.check_output("grep -c 'limiting requests, dry run' /var/log/nginx/error.log || true")
-    assert int(after) - int(before or 0) == 39
+    # /trial has the burst of / (inventory/hosts.yml): all but burst + 1 would have been refused.
+    assert int(after) - int(before or 0) == 50 - limits["burst"] - 1
 
 
 def test_200_slow_requests_on_the_gevent_workers_take_about_a_second(host):
