@@ -7,9 +7,11 @@
 #                                docker.io and start dockerd in the background
 #   scripts/testbed.sh images    build the container images that are missing
 #   scripts/testbed.sh all       both (default)
-#   scripts/testbed.sh vm        the VM image for molecule/vm, unless it exists; installs
-#                                qemu-system-x86, qemu-utils, debootstrap and a C compiler with
-#                                a static libc (gcc, libc6-dev) first when missing (root on Debian)
+#   scripts/testbed.sh vm        the VM image for molecule/vm and molecule/vm_stack, unless it
+#                                exists; installs qemu-system-x86, qemu-utils, debootstrap and a C
+#                                compiler with a static libc (gcc, libc6-dev) first when missing
+#                                (root on Debian); downloads gunicorn_gevent's pinned wheels with
+#                                the repository's venv pip (make venv), else the machine's
 #
 # Environment:
 #   SMALLVPS_DISTROS          distros to build, default "debian12 debian13"
@@ -19,6 +21,7 @@
 #                             uses (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list),
 #                             else debootstrap's own default
 #   SMALLVPS_VM_DIR           VM image directory, default /var/tmp/smallvps-vm/img
+#   SMALLVPS_VM_PIP           the pip that downloads the guest's wheels, default .venv/bin/pip
 #   SMALLVPS_REBUILD=1        rebuild images even when they exist
 set -euo pipefail
 
@@ -30,10 +33,22 @@ die() { printf 'testbed: ERROR: %s\n' "$*" >&2; exit 1; }
 IMAGE_PACKAGES="systemd,systemd-sysv,python3,dbus,iproute2,procps,sudo,ca-certificates,curl"
 # The VM boots its own kernel (initrd from initramfs-tools), logs in over ssh with logind
 # sessions (libpam-systemd: minbase skips Recommends) and runs systemd-oomd like a VPS would.
-# nginx (a real pre-fork tier-0 server) and earlyoom are in the image because the guest has no
-# network: the roles find them installed and change nothing.
+# The guest has no network, so what the roles install is in the image and they find it there:
+# nginx (a real pre-fork tier-0 server) and earlyoom; for molecule/vm_stack's example app box,
+# python3-apt (the apt module's, which would install it itself), gunicorn_gevent's python3-venv
+# and python3-packaging, monitoring's htop and glances.
 VM_PACKAGES="$IMAGE_PACKAGES,udev,libpam-systemd,linux-image-amd64,openssh-server,kmod,systemd-oomd,nginx,earlyoom"
+VM_PACKAGES="$VM_PACKAGES,python3-apt,python3-venv,python3-packaging,htop,glances"
 VM_DIR="${SMALLVPS_VM_DIR:-/var/tmp/smallvps-vm/img}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# gunicorn_gevent's pinned pip packages, read from the role's defaults (the one list): the image
+# holds their wheels (built for bookworm's Python 3.11) and an /etc/pip.conf that installs from
+# them only.
+VM_WHEELS_DIR=/var/cache/smallvps-wheels
+vm_pip_pins() {
+  sed -n '/^gunicorn_gevent_pip_packages:/,/^$/s/^  - \([^ #]*\).*/\1/p' \
+    "$ROOT/roles/gunicorn_gevent/defaults/main.yml"
+}
 
 image_name() {
   case "$1" in
@@ -170,13 +185,37 @@ build_image() {
 }
 
 # The files molecule/vm boots from; the image counts as present when all of them are and it
-# was built from today's package list (a new package rebuilds it).
+# was built from today's package list and pins (a new package or pin rebuilds it).
 VM_FILES="base.qcow2 vmlinuz initrd.img id_ed25519 id_ed25519.pub packages"
+
+vm_manifest() {
+  echo "$VM_PACKAGES"
+  echo "wheels: $(vm_pip_pins | tr '\n' ' ')"
+}
 
 vm_image_present() {
   local f
   for f in $VM_FILES; do [ -s "$VM_DIR/$f" ] || return 1; done
-  [ "$(cat "$VM_DIR/packages")" = "$VM_PACKAGES" ]
+  [ "$(cat "$VM_DIR/packages")" = "$(vm_manifest)" ]
+}
+
+# The pinned wheels for the guest's Python (bookworm: CPython 3.11, glibc 2.36, x86_64) from pip's
+# own index, and a pip configuration that installs from them alone: the guest has no network.
+add_vm_wheels() {
+  local rootfs="$1" pip="${SMALLVPS_VM_PIP:-$ROOT/.venv/bin/pip}" pins
+  mapfile -t pins < <(vm_pip_pins)
+  [ ${#pins[@]} -gt 0 ] || die "no gunicorn_gevent_pip_packages found in roles/gunicorn_gevent/defaults/main.yml"
+  if [ ! -x "$pip" ]; then
+    command -v pip3 >/dev/null 2>&1 || die "the VM image's wheels need pip: run make venv (or set SMALLVPS_VM_PIP)"
+    pip=pip3
+  fi
+  log "downloading the wheels of ${pins[*]} for the guest's Python 3.11"
+  "$pip" download --quiet --disable-pip-version-check --only-binary=:all: --dest "$rootfs$VM_WHEELS_DIR" \
+    --implementation cp --python-version 3.11 --abi cp311 \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    "${pins[@]}" || die "pip could not download the guest's wheels (${pins[*]})"
+  printf '[global]\nno-index = true\nfind-links = %s\ndisable-pip-version-check = true\n' "$VM_WHEELS_DIR" \
+    >"$rootfs/etc/pip.conf"
 }
 
 ensure_vm_tools() {
@@ -227,8 +266,14 @@ build_vm_image() {
   # Timers that would take the dpkg lock or the CPU in the middle of a test run.
   chroot "$rootfs" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
     e2scrub_reap.service fstrim.timer >/dev/null 2>&1
+  add_vm_wheels "$rootfs"
   chroot "$rootfs" apt-get clean
   rm -rf "$rootfs/var/lib/apt/lists/"*
+  # No package source: the roles' apt module refreshes the cache (update_cache) before it finds a
+  # package installed, and a refresh from an archive the guest cannot reach fails the run. With
+  # no source the refresh has nothing to fetch, and every package the roles ask for is installed.
+  : >"$rootfs/etc/apt/sources.list"
+  rm -f "$rootfs"/etc/apt/sources.list.d/*
   cp "$rootfs"/boot/vmlinuz-* "$work/vmlinuz"
   cp "$rootfs"/boot/initrd.img-* "$work/initrd.img"
   # 3 GiB virtual, about 700 MiB used: room for a swap file and the 1 GiB the swap role keeps free.
@@ -239,7 +284,7 @@ build_vm_image() {
   rm -f "$work/base.raw"
   # Every run writes to its own overlay; the base is only ever read.
   chmod 444 "$work/base.qcow2"
-  echo "$VM_PACKAGES" >"$work/packages"
+  vm_manifest >"$work/packages"
   chmod 755 "$work"
   rm -rf "$VM_DIR.old"
   [ ! -e "$VM_DIR" ] || mv "$VM_DIR" "$VM_DIR.old"
