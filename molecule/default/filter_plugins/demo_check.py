@@ -131,9 +131,10 @@ def _drill(report, failed):
         if v.get("round") == "flood":
             lines.append(
                 f"flood {v.get('location')} (drill, beside the leak): {v.get('sent')} sent, "
-                f"{v.get('answered_2xx')} x 2xx, "
-                f"{v.get('limited_429')} x 429 ({v.get('share_429', 0) * 100:.0f} %), accepted "
-                f"{v.get('accepted_rate')} r/s of the configured {v.get('configured_rate')} r/s"
+                f"{v.get('answered_2xx')} x 2xx, {v.get('limited_429')} x 429 "
+                f"({(v.get('share_429') or 0) * 100:.0f} %), "
+                f"accepted {v.get('accepted_rate')} r/s (its burst of {v.get('burst')} included), "
+                f"configured {v.get('configured_rate')} r/s"
             )
         elif v.get("round") == "leak":
             lines.append(
