@@ -19,13 +19,17 @@ jobs="${SMALLVPS_MOLECULE_JOBS:-2}"
 case $jobs in '' | *[!0-9]* | 0) echo "molecule.sh: SMALLVPS_MOLECULE_JOBS='$jobs'; expected an integer >= 1" >&2; exit 2 ;; esac
 
 # The slowest scenarios first (times in docs/testing.md), so the last one to start is short;
-# any scenario not named here runs after these, in name order.
-slowest_first="vm edge default go_services swap tiering"
-# Scenarios that boot the QEMU image of `scripts/testbed.sh vm` instead of containers.
-vm_scenarios="vm"
+# any scenario not named here runs after these, in name order. vm_stack comes after the
+# container scenarios that run beside vm: the two VM scenarios never run at the same time (below).
+slowest_first="vm edge default vm_stack go_services swap tiering"
+# Scenarios that boot the QEMU image of `scripts/testbed.sh vm` instead of containers. One at a
+# time: under TCG a guest keeps both cores busy, and two guests beside each other make both
+# scenarios' timing-bound drills slower than their deadlines allow.
+vm_scenarios="vm vm_stack"
 # Scenarios that change the machine's own kernel (swap_activation swaps a file on: swap is global
 # to the kernel, and a container's leak may then swap past its MemoryMax on cgroup v1). They run
-# after every other scenario, alone.
+# after every other container scenario, with none beside them; a VM scenario may run beside them
+# (its guest has a kernel of its own).
 machine_wide="swap_activation"
 if [ $# -gt 0 ]; then
   for scenario in "$@"; do
@@ -110,18 +114,58 @@ wait_one() {
   report "$pid" "$status"
 }
 
-suite_start=$SECONDS
-for scenario in $scenarios; do
-  for distro in $(scenario_distros "$scenario"); do
-    if listed "$scenario" "$machine_wide"; then
-      while [ ${#running[@]} -gt 0 ]; do wait_one; done
+# Whether a scenario of the space-separated LIST (or, with "!", one outside it) is running.
+running_of() {
+  local run
+  for run in "${running[@]}"; do
+    if [ "$1" = "!" ]; then
+      listed "${run%@*}" "$2" || return 0
+    else
+      listed "${run%@*}" "$1" && return 0
     fi
-    while [ ${#running[@]} -ge "$jobs" ]; do wait_one; done
-    echo "$(printf '%(%T)T' -1) starting $scenario on $distro ($jobs at a time)"
-    run_one "$scenario" "$distro" &
-    running[$!]="$scenario@$distro"
-    runs+=("$scenario@$distro")
   done
+  return 1
+}
+
+queue=()
+for scenario in $scenarios; do
+  for distro in $(scenario_distros "$scenario"); do queue+=("$scenario@$distro"); done
+done
+
+# The first queued run that may start now: a VM one only when no other VM runs (a container
+# scenario further down the queue takes the free slot), a machine-wide one only when no container
+# scenario and no other machine-wide one runs, a container one only when no machine-wide one runs.
+next_run() {
+  local i run
+  for i in "${!queue[@]}"; do
+    run=${queue[$i]}
+    if listed "${run%@*}" "$vm_scenarios"; then
+      running_of "$vm_scenarios" && continue
+    elif listed "${run%@*}" "$machine_wide"; then
+      { running_of ! "$vm_scenarios" || running_of "$machine_wide"; } && return 1
+    else
+      running_of "$machine_wide" && continue
+    fi
+    echo "$i"
+    return 0
+  done
+  return 1
+}
+
+suite_start=$SECONDS
+while [ ${#queue[@]} -gt 0 ]; do
+  while [ ${#running[@]} -ge "$jobs" ]; do wait_one; done
+  if ! index=$(next_run); then
+    wait_one
+    continue
+  fi
+  run=${queue[$index]}
+  unset "queue[$index]"
+  queue=("${queue[@]}")
+  echo "$(printf '%(%T)T' -1) starting ${run%@*} on ${run#*@} ($jobs at a time)"
+  run_one "${run%@*}" "${run#*@}" &
+  running[$!]=$run
+  runs+=("$run")
 done
 while [ ${#running[@]} -gt 0 ]; do wait_one; done
 
