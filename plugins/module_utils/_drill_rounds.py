@@ -60,6 +60,9 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
     # v2's memory.peak covers the cgroup's whole life: it counts only when the round raised it.
     peak_before = cgroup.peak() if cgroup.version == "v2" else None
     peak = {"usage": 0, "swap": 0, "counter_rose": False, "limit_hit": False}
+    # Pages the unit had in swap before the round (from before its MemorySwapMax, or an earlier pressure) are not
+    # the round's: the check is how much its swap rose.
+    swap_before = cgroup.swap() or 0
     grower = host.start_grower(memory_max + GROWER_HEADROOM, timeout)
     try:
         try:
@@ -124,7 +127,7 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
         or ((counter_rose or kills_before is None) and (limit_hit or hits_before is None)),
         "killed_by": killed_by,
         "peak_bytes": peak["usage"],
-        "swap_bytes": peak["swap"],
+        "swap_bytes": max(peak["swap"] - swap_before, 0),
         "restarted": new_pid != old_pid,
         "back_after": back_after,
         "timeout": timeout,
@@ -232,7 +235,10 @@ def host_wide(tier0_units: list, timeout: float) -> dict:
     kills = host.kills_since(cursor)
     # ExecMainCode 2/3: CLD_KILLED/CLD_DUMPED, the grower died of a signal.
     signalled = result["ExecMainCode"] in ("2", "3") or result["Result"] == "oom-kill"
-    killed = done is not None and signalled and result["Result"] != "timeout"
+    # systemd counts a SIGTERM death (earlyoom's first signal) as a clean exit and may unload the transient unit
+    # at once, its ExecMainCode gone with it: a grower named in earlyoom's or the kernel's log was killed all the same.
+    logged = any(pid in grower_pids for pid, _ in kills["earlyoom"] + kills["kernel"])
+    killed = done is not None and (signalled or logged) and result["Result"] != "timeout"
     victims = [{"pid": p, "name": n, "by": "kernel"} for p, n in kills["kernel"]]
     victims += [{"pid": p, "name": n, "by": "earlyoom"} for p, n in kills["earlyoom"]]
     measured = {

@@ -94,3 +94,14 @@ def test_each_failure_is_named(fake_systemd, end, kills, tier0_after, reason):
     assert not verdict["passed"]
     assert any(reason in why for why in verdict["why"]), verdict["why"]
     assert ("systemctl", "stop", verdict["unit"]) in calls
+
+
+def test_a_grower_earlyoom_logged_counts_as_killed_when_systemd_unloaded_its_unit(fake_systemd):
+    # earlyoom's SIGTERM is a clean exit to systemd, which then drops the transient unit: show() answers defaults.
+    fake_systemd(
+        {"ActiveState": "inactive", "Result": "success", "ExecMainCode": "0", "ExecMainStatus": "0"},
+        kills={"kernel": [], "earlyoom": [(700, "python3")], "oomd": []},
+    )
+    verdict = _round()
+    assert verdict["passed"], verdict["why"]
+    assert (verdict["killed"], verdict["killed_by"]) == (True, "earlyoom")

@@ -50,8 +50,11 @@ class FakeCgroup:
     def peak(self):
         return 368 * MIB
 
+    swap_before = 0  # MiB in swap before the round; the round itself swaps nothing unless swap_rise says so
+    swap_rise = 0
+
     def swap(self):
-        return 0
+        return (self.swap_before + (self.swap_rise if self._died() else 0)) * MIB
 
     def reset_peak(self):
         pass
@@ -155,3 +158,19 @@ def test_a_unit_systemd_stops_and_restarts_is_back_once_active_with_its_new_pid(
     verdict = rounds.leak("app.service", 368 * MIB, 0, health, ["ssh.service"], 5, 5)
     assert verdict["passed"], verdict["why"]
     assert verdict["restarted"] is True and 1.5 <= verdict["back_after"] < 2.5
+
+
+def test_swap_the_unit_held_before_the_round_is_not_the_rounds(fake_host):
+    cgroup = fake_host(KILLED)
+    cgroup.swap_before = 39  # left from an earlier pressure: MemorySwapMax=0 stops new swap, not old pages
+    verdict = _leak()
+    assert verdict["passed"], verdict["why"]
+    assert verdict["swap_mib"] == 0.0
+
+
+def test_swap_the_round_added_past_memory_swap_max_fails(fake_host):
+    cgroup = fake_host(KILLED)
+    cgroup.swap_before, cgroup.swap_rise = 39, 20
+    verdict = _leak()
+    assert not verdict["passed"]
+    assert any("MiB of swap, above its MemorySwapMax" in why for why in verdict["why"]), verdict["why"]
