@@ -68,14 +68,17 @@ lint: venv link
 unit: venv link
 	pytest
 
-# The container images unless scenario=vm alone runs; the VM image (minutes to build, then
-# cached) only when the vm scenario runs: every scenario, or scenario=vm.
-testbed: $(if $(filter-out vm,$(or $(scenario),all)),testbed-containers) \
-	$(if $(filter vm,$(or $(scenario),vm)),testbed-vm)
+# The scenarios that boot the VM image instead of containers (scripts/molecule.sh's vm_scenarios).
+VM_SCENARIOS := vm vm_stack
 
-# The container images only: scripts/molecule.sh builds the VM image in the vm scenario's own
+# The container images unless only VM scenarios run; the VM image (minutes to build, then
+# cached) only when a VM scenario runs: every scenario, or scenario=vm or vm_stack.
+testbed: $(if $(filter-out $(VM_SCENARIOS),$(or $(scenario),all)),testbed-containers) \
+	$(if $(filter $(VM_SCENARIOS),$(or $(scenario),vm)),testbed-vm)
+
+# The container images only: scripts/molecule.sh builds the VM image in a VM scenario's own
 # run, while the container scenarios go on.
-testbed-molecule: $(if $(filter-out vm,$(or $(scenario),all)),testbed-containers)
+testbed-molecule: $(if $(filter-out $(VM_SCENARIOS),$(or $(scenario),all)),testbed-containers)
 
 testbed-containers:
 	scripts/testbed.sh all
