@@ -136,7 +136,10 @@ def leak(unit, memory_max, memory_swap_max, health, tier0_units, timeout, recove
     }
     verdict = leak_verdict(measured, memory_max, memory_swap_max, recovery_timeout)
     verdict.update(seconds_to_kill=None if died is None else round(died - started, 2), health=health or None)
-    verdict["victim"] = "the drill's grower" if grower.returncode == -9 else "a process of the unit"
+    if died is None:
+        verdict["victim"] = None
+    else:
+        verdict["victim"] = "the drill's grower" if grower.returncode == -9 else "a process of the unit"
     return verdict
 
 

@@ -126,6 +126,7 @@ def test_a_grower_never_killed_fails(fake_host):
     fake_host(ENDS)
     verdict = _leak(timeout=1)
     assert not verdict["passed"] and verdict["killed"] is False and verdict["killed_by"] == "none"
+    assert verdict["victim"] is None, "nothing was killed, so there is no victim"
     assert any("was not killed within 1 s" in why for why in verdict["why"]), verdict["why"]
 
 
