@@ -3,11 +3,13 @@
 # systemd base images and the QEMU image of the vm scenario (scripts/testbed.sh), then
 # runs every check.
 #
-#   make test                     lint + unit + molecule (all scenarios, both distros)
+#   make test                     lint + unit + ee-test + molecule (all scenarios, both distros)
 #                                 + build-test (the tarball, installed, used from outside)
 #   make lint                     yamllint, ruff (check, format), ansible-lint (production),
 #                                 changelog fragments
 #   make unit                     pytest tests/unit
+#   make ee-test                  what ansible-builder installs in an execution environment for the
+#                                 built tarball (introspect, create; no image, seconds)
 #   make molecule [scenario=X]    molecule test, every scenario (two at a time) or those named
 #                                 (scenario="vm edge"; vm: a Debian 12 QEMU host; docs/testing.md)
 #   make demo                     site.yml against a local 512 MiB systemd container, then a
@@ -39,13 +41,13 @@ export ANSIBLE_HOME := $(CURDIR)/.cache/ansible-home
 export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PY_COLORS := $(if $(CI),0,1)
 
-.PHONY: help test lint unit molecule demo demo-destroy build build-test testbed testbed-containers testbed-vm testbed-molecule \
+.PHONY: help test lint unit ee-test molecule demo demo-destroy build build-test testbed testbed-containers testbed-vm testbed-molecule \
 	venv link clean role-docs
 
 help:
-	@sed -n '1,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
-test: lint unit molecule build-test
+test: lint unit ee-test molecule build-test
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -67,6 +69,10 @@ lint: venv link
 
 unit: venv link
 	pytest
+
+# The collection's execution-environment metadata as ansible-builder reads it (tests/ee/test_ee.py).
+ee-test: venv
+	pytest tests/ee
 
 # The scenarios that boot the VM image instead of containers (scripts/molecule.sh's vm_scenarios).
 VM_SCENARIOS := vm vm_stack
