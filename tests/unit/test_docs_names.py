@@ -92,3 +92,10 @@ def test_readme_lists_every_role_filter_and_module():
     assert ROLES - lists["roles"] == set(), "roles missing from README.md's '### Roles'"
     assert MODULES - lists["modules"] == set(), "modules missing from README.md's '- modules:'"
     assert FILTERS - lists["filters"] == set(), "filters missing from README.md's '- filters:'"
+
+
+def test_the_docs_index_links_every_page():
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    pages = {path.name for path in (ROOT / "docs").glob("*.md")} - {"README.md"}
+    linked = set(re.findall(r"\]\(([A-Za-z0-9_.-]+\.md)\)", index))
+    assert pages - linked == set(), "docs/README.md's index does not link these pages"
