@@ -25,31 +25,30 @@ description:
     (a unit's C(memory.low) protects only as far as its parents' does), or no sections without tier 0. This
     needs the plan's C(summary).
   - Service names without a unit suffix get C(.service).
+  - Each entry also carries the drop-in file's C(content) for the P(smallvps.hardening.systemd_dropins#module)
+    module to write, a header naming the tier followed by each section and its C(key=value) lines.
 positional: _input
 options:
   _input:
     description: The plan returned by P(smallvps.hardening.memory_plan#filter).
     type: dict
     required: true
+  managed:
+    description: The first line of each drop-in's content, after C(# ).
+    type: str
+    default: Ansible managed
 seealso:
   - plugin: smallvps.hardening.memory_plan
     plugin_type: filter
 """
 
 EXAMPLES = r"""
-- name: Write one drop-in per unit
-  ansible.builtin.copy:
-    dest: "/etc/systemd/system/{{ item.unit }}.d/50-smallvps-tier.conf"
-    content: |
-      {% for section, directives in item.sections.items() %}
-      [{{ section }}]
-      {% for key, value in directives %}
-      {{ key }}={{ value }}
-      {% endfor %}
-      {% endfor %}
-    mode: "0644"
-  loop: "{{ memory_plan | smallvps.hardening.systemd_tier_dropins }}"
-  when: item.sections
+- name: Write every unit's drop-in in one call
+  vars:
+    tiered: "{{ memory_plan | smallvps.hardening.systemd_tier_dropins | selectattr('sections') }}"
+  smallvps.hardening.systemd_dropins:
+    name: 50-smallvps-tier.conf
+    dropins: "{{ dict(tiered | map(attribute='unit') | zip(tiered | map(attribute='content'))) }}"
 """
 
 RETURN = r"""
@@ -79,16 +78,21 @@ _value:
         - 'C({Unit: [[key, value], ...], Service: [[key, value], ...]}), C({Slice: [[MemoryLow, <n>M]]}) for
           C(system.slice); empty sections are left out, and an empty mapping means the unit gets no drop-in.'
       type: dict
+    content:
+      description: The drop-in file's text, C('') when C(sections) is empty.
+      type: str
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._filter_errors import as_filter_errors
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._memory_sizes import MemoryBudgetError
-from ansible_collections.smallvps.hardening.plugins.plugin_utils._systemd_dropins import dropins
+from ansible_collections.smallvps.hardening.plugins.plugin_utils._systemd_dropins import MANAGED, dropins
 
 
 @as_filter_errors(MemoryBudgetError)
-def systemd_tier_dropins(plan):
-    return dropins(plan)
+def systemd_tier_dropins(plan, managed=MANAGED):
+    if not isinstance(managed, str) or "\n" in managed:
+        raise MemoryBudgetError(f"systemd_tier_dropins: managed is {managed!r}, expected one line of text")
+    return dropins(plan, managed)
 
 
 class FilterModule:

@@ -1,7 +1,8 @@
 """Which systemd directives each tier gets, from a memory plan entry.
 
 The numbers come from the plan (plugins/plugin_utils/_memory_plan.py); this module only
-decides which directive carries which number, so the role's template computes nothing.
+decides which directive carries which number, and writes the drop-in's text (the role's
+systemd_dropins module writes it to the host as it is).
 """
 
 from ansible_collections.smallvps.hardening.plugins.plugin_utils._plan_input import plan_entries
@@ -116,7 +117,28 @@ def slice_dropin(plan: dict) -> dict:
     }
 
 
-def dropins(plan) -> list:
-    """Drop-ins for every service of a plan, in plan order, then system.slice's."""
+MANAGED = "Ansible managed"
+TIER_WORDS = ("protect", "cap", "leave alone")
+
+
+def dropin_text(entry: dict, managed: str = MANAGED) -> str:
+    """The drop-in file of one dropin() entry, byte for byte what the role's former tier.conf.j2 template
+    wrote, so an upgrade rewrites no drop-in; '' for an entry without sections (no drop-in)."""
+    if not entry["sections"]:
+        return ""
+    lines = [
+        f"# {managed}",
+        f"# Tier {entry['tier']} ({TIER_WORDS[entry['tier']]}) from smallvps.hardening.systemd_tiering.",
+        "# Values come from this host's memory plan (smallvps_services); the plan is printed by the",
+        "# memory_plan role in every run and by: ansible-playbook smallvps.hardening.budget",
+    ]
+    for section, directives in entry["sections"].items():
+        lines += ["", f"[{section}]"] + [f"{key}={value}" for key, value in directives]
+    return "\n".join(lines) + "\n"
+
+
+def dropins(plan, managed: str = MANAGED) -> list:
+    """Drop-ins for every service of a plan, in plan order, then system.slice's, each with its file's content."""
     entries = plan_entries(plan, "systemd_tier_dropins", need_summary=True)
-    return [dropin(entry) for entry in entries] + [slice_dropin(plan)]
+    result = [dropin(entry) for entry in entries] + [slice_dropin(plan)]
+    return [dict(entry, content=dropin_text(entry, managed)) for entry in result]

@@ -48,3 +48,10 @@ def test_filter_reports_a_bad_plan_as_a_filter_error_naming_the_key(plan, fragme
     with pytest.raises(AnsibleFilterError) as caught:
         systemd_tier_dropins(plan)
     assert caught.value.message.startswith("systemd_tier_dropins: ") and fragment in caught.value.message
+
+
+@pytest.mark.parametrize("managed", [5, "two\nlines"])
+def test_filter_refuses_a_managed_line_that_is_not_one_line_of_text(managed):
+    with pytest.raises(AnsibleFilterError) as caught:
+        systemd_tier_dropins(PLAN, managed=managed)
+    assert caught.value.message == f"systemd_tier_dropins: managed is {managed!r}, expected one line of text"

@@ -157,6 +157,15 @@ def test_system_slice_gets_the_sum_of_tier0_memory_low():
         "oom_score_adjust": None,
         "processes": [],
         "sections": {"Slice": [["MemoryLow", "64M"]]},
+        "content": (
+            "# Ansible managed\n"
+            "# Tier 0 (protect) from smallvps.hardening.systemd_tiering.\n"
+            "# Values come from this host's memory plan (smallvps_services); the plan is printed by the\n"
+            "# memory_plan role in every run and by: ansible-playbook smallvps.hardening.budget\n"
+            "\n"
+            "[Slice]\n"
+            "MemoryLow=64M\n"
+        ),
     }
     assert plan["summary"]["system_slice_memory_low_mb"] == 64
 
