@@ -17,7 +17,8 @@
 # `docker`, the name its strategy redirects to its own connection), pipelining, forks 8.
 # Mitogen (benchmarks/requirements.txt) is installed into .cache/bench/mitogen, not the venv.
 # Every container-heavy step takes /tmp/smallvps-molecule.lock (shared with molecule runs);
-# each ansible-playbook run is stopped after BENCH_TIMEOUT seconds (default 1500).
+# each ansible-playbook run is stopped after BENCH_TIMEOUT seconds (default 1500), and none starts
+# after BENCH_NO_START_AFTER (a time `date -d` reads, e.g. 06:45; default: no such limit).
 # Output of runs is kept in benchmarks/site-scale.txt, with the commit each one ran on.
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)
@@ -74,6 +75,14 @@ start_hosts() {
   done
 }
 
+# in_time: false (and says so) once BENCH_NO_START_AFTER has passed.
+in_time() {
+  [ -z "${BENCH_NO_START_AFTER:-}" ] && return 0
+  [ "$(date +%s)" -lt "$(date -d "$BENCH_NO_START_AFTER" +%s)" ] && return 0
+  echo "site-scale: not started, past $BENCH_NO_START_AFTER: $*"
+  return 1
+}
+
 mitogen_env() {
   local dir="$bench/mitogen"
   if [ ! -f "$dir/.installed" ]; then
@@ -98,6 +107,7 @@ setup() {
   [ "$kind" = box ] && caps=(--cap-add SYS_PTRACE)
   {
     flock 9
+    in_time "setting up $kind x$n" || exit 0
     # shellcheck disable=SC2086
     start_hosts $hosts
     timeout "$timeout" ansible-playbook -i "$inventory" "$prepare" >"$logs/$kind-$n-$mode-prepare.log" 2>&1 ||
@@ -109,8 +119,12 @@ setup() {
 measure() {
   local label=$1 log=$2
   shift 2
-  flock "$lock" env "$@" python3 "$helper" run "$label" "$log" "$timeout" -- \
-    ansible-playbook -i "$inventory" playbooks/site.yml || true
+  {
+    flock 9
+    # Checked once the lock is held: waiting for it may have taken us past the time.
+    in_time "$label" || return 0
+    env "$@" python3 "$helper" run "$label" "$log" "$timeout" -- ansible-playbook -i "$inventory" playbooks/site.yml || true
+  } 9>"$lock"
 }
 
 cd "$src"
@@ -121,10 +135,11 @@ if [ "$what" = profile ]; then
   profiling=(ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles
     PROFILE_TASKS_TASK_OUTPUT_LIMIT=all)
   for kind in box app; do
+    in_time "$kind profile" || break
     setup "$kind" 1 linear
     measure "$kind x1 converge (linear)" "$logs/$kind-1-profile-converge.log"
     measure "$kind x1 re-run (linear, profiled)" "$logs/$kind-1-profile-rerun.log" "${profiling[@]}"
-    python3 "$helper" profile "$logs/$kind-1-profile-rerun.log" 10
+    [ ! -f "$logs/$kind-1-profile-rerun.log" ] || python3 "$helper" profile "$logs/$kind-1-profile-rerun.log" 10
     remove_hosts
   done
 elif [ "$what" = matrix ]; then
@@ -134,6 +149,7 @@ elif [ "$what" = matrix ]; then
     # shellcheck disable=SC2207
     [ "$mode" = mitogen ] && extra=($(mitogen_env))
     for n in $sizes; do
+      in_time "$mode x$n" || break 2
       setup app "$n" "$mode"
       measure "$mode x$n converge" "$logs/app-$n-$mode-converge.log" "${extra[@]}"
       measure "$mode x$n re-run" "$logs/app-$n-$mode-rerun.log" "${extra[@]}"

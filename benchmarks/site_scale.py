@@ -4,6 +4,7 @@
                                                   or box (molecule/edge's smallvps-edge-pkg, N = 1)
   site_scale.py run LABEL LOG TIMEOUT -- CMD...   run CMD, print one line of figures (and a JSON one)
   site_scale.py profile LOG [COUNT]               the slowest tasks and the per-role totals of LOG
+  site_scale.py table OUTPUT...                   the scale table from site-scale.sh's printed JSON lines
 
 What `run` measures, on this machine (the controller):
   wall   from start to exit of CMD;
@@ -263,6 +264,37 @@ def profile(log, count=10):
         print(f"  {seconds:7.2f} s  {name}{extra}")
 
 
+def table(outputs):
+    """One row per run of `matrix`, then the 8-host/1-host wall ratio per mode and run (goal: at most 2)."""
+    rows = {}
+    for output in outputs:
+        with open(output) as f:
+            for line in f:
+                if line.startswith("JSON "):
+                    figures = json.loads(line[5:])
+                    mode, size, *run = figures["label"].split()
+                    if size.startswith("x") and size[1:].isdigit() and run and run[0] in ("converge", "re-run"):
+                        rows[(mode, int(size[1:]), run[0])] = figures
+    head = ("mode", "hosts", "run", "wall s", "ctl CPU s", "RSS sum", "PSS sum", "largest", "engine CPU s")
+    head += ("targets CPU s", "changed", "failed", "load")
+    print("{:<8} {:>5} {:<8} {:>7} {:>9} {:>7} {:>7} {:>7} {:>12} {:>13} {:>7} {:>6} {:>5}".format(*head))
+    for (mode, size, run), f in sorted(rows.items(), key=lambda r: (r[0][0], r[0][2], r[0][1])):
+        failed = f["failed"] + f["unreachable"]
+        cells = (mode, size, run, f["wall_s"], f["cpu_s"], f"{f['rss_sum_peak_mib']}M", f"{f['pss_sum_peak_mib']}M")
+        cells += (f"{f['largest_process_mib']}M", f["engine_cpu_s"], f["targets_cpu_s"], f["changed"], failed)
+        cells += (f["load_at_start"] if f["rc"] == 0 else f"rc {f['rc']}",)
+        print("{:<8} {:>5} {:<8} {:>7} {:>9} {:>7} {:>7} {:>7} {:>12} {:>13} {:>7} {:>6} {:>5}".format(*cells))
+    for (mode, size, run), f in sorted(rows.items()):
+        one = rows.get((mode, 1, run))
+        if size > 1 and one:
+            ratio = f["wall_s"] / one["wall_s"]
+            verdict = "meets" if ratio <= 2 else "misses"
+            print(
+                f"{mode} {run}: {size} hosts / 1 host wall = {f['wall_s']} / {one['wall_s']} = {ratio:.2f}"
+                f" ({verdict} the goal, at most 2)"
+            )
+
+
 def main(argv):
     if argv[0] == "inventory":
         inventory(argv[1], int(argv[2]), argv[3], argv[4])
@@ -271,6 +303,8 @@ def main(argv):
         label, log, timeout = argv[1], argv[2], float(argv[3])
         hosts = os.environ.get("BENCH_HOSTS", "").split()
         return run(label, log, timeout, argv[split + 1 :], hosts)
+    elif argv[0] == "table":
+        table(argv[1:])
     elif argv[0] == "profile":
         profile(argv[1], int(argv[2]) if len(argv) > 2 else 10)
     else:
