@@ -78,8 +78,8 @@ def test_site_imports_budget_first_and_plans_nowhere_else():
     roles = [entry["role"] for play in SITE[1:] for entry in play["roles"]]
     assert "smallvps.hardening.memory_plan" not in roles
     assert set(GROUP_ROLES) == set(BEFORE)
-    tasks = yaml.safe_load((ROOT / "roles" / "memory_plan" / "tasks" / "main.yml").read_text())
-    (plan,) = [task for task in tasks[0]["block"] if "smallvps.hardening.plan" in task]
+    tasks = yaml.safe_load((ROOT / "roles" / "memory_plan" / "tasks" / "compute.yml").read_text())
+    (plan,) = [task for task in tasks if "smallvps.hardening.plan" in task]
     assert "+ memory_plan_units_declared" in plan["smallvps.hardening.plan"]["units"]
 
 
