@@ -115,8 +115,10 @@ FILE_KEYS = {"path", "content", "mode", "owner", "group"}
 MODE = re.compile(r"^0?[0-7]{3}$")
 
 
-def _refusal(files, remove) -> str | None:
-    """The refusal message for bad arguments, or None. Checked before anything is read or written."""
+def _refusal(files, remove, check_mode: bool = False) -> str | None:
+    """The refusal message for bad arguments, or None. Checked before anything is read or written. In check mode a
+    missing directory is not refused: the task that makes it earlier in the play did not run either, and the file
+    is reported as one a real run writes."""
     for index, entry in enumerate(files):
         where = f"write_files: files[{index}]"
         if not isinstance(entry, dict) or not {"path", "content"} <= set(entry) or set(entry) - FILE_KEYS:
@@ -139,7 +141,7 @@ def _refusal(files, remove) -> str | None:
     for path in paths:
         if paths.count(path) > 1:
             return f"write_files: {path} is given twice, expected each path once in files and remove"
-    for path in paths:
+    for path in [] if check_mode else paths:
         if not os.path.isdir(os.path.dirname(path)):
             return f"write_files: the directory of {path} does not exist; make it first"
     return None
@@ -223,7 +225,7 @@ def write_file(module: AnsibleModule, entry: dict) -> tuple[bool, dict | None, d
 def run_module() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     files, remove, check = module.params["files"], module.params["remove"], module.params["check"]
-    refusal = _refusal(files, remove)
+    refusal = _refusal(files, remove, module.check_mode)
     if refusal:
         module.fail_json(msg=refusal)
     changed_paths, results, diffs, saved = [], [], [], []

@@ -164,6 +164,14 @@ def test_bad_arguments_are_refused_naming_the_option_before_anything_is_written(
     assert _state(tmp_path) == {}
 
 
+def test_check_mode_reports_a_file_whose_directory_a_real_run_makes_first(capsys, tmp_path):
+    # A dry run on a fresh host: the task that creates the directory did not run either.
+    path = tmp_path / "app" / "gunicorn.conf.py"
+    code, result = run_module(capsys, [{"path": str(path), "content": "x\n"}], _ansible_check_mode=True)
+    assert code == 0 and result["changed"] and result["changed_paths"] == [str(path)], result
+    assert not (tmp_path / "app").exists()
+
+
 def test_a_relative_path_to_remove_is_refused(capsys, tmp_path):
     code, result = run_module(capsys, _files(tmp_path, **{"a.conf": "a"}), remove=["default"])
     assert code == 1 and result["msg"] == (
