@@ -78,9 +78,10 @@ removed:
 
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.smallvps.hardening.plugins.module_utils._atomic_file import read_bytes, replace_atomically
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -112,28 +113,14 @@ def check_arguments(name, dropins) -> str | None:
 
 
 def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
+    content = read_bytes(path)
+    return None if content is None else content.decode("utf-8", "replace")
 
 
 def _owned(module: AnsibleModule, path: str, mode: str, changed: bool) -> bool:
     changed = module.set_mode_if_different(path, mode, changed)
     changed = module.set_owner_if_different(path, "root", changed)
     return module.set_group_if_different(path, "root", changed)
-
-
-def _write(module: AnsibleModule, path: str, content: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".systemd_dropins.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(content)
-        module.atomic_move(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def write_dropin(module: AnsibleModule, directory: str, path: str, content: str) -> tuple[bool, bool, dict | None]:
@@ -154,7 +141,7 @@ def write_dropin(module: AnsibleModule, directory: str, path: str, content: str)
         file_changed = True
         diff = {"before_header": path, "after_header": path, "before": before or "", "after": content}
         if not module.check_mode:
-            _write(module, path, content)
+            replace_atomically(module, path, content.encode("utf-8"), ".systemd_dropins.")
     file_changed = _owned(module, path, "0644", file_changed) if os.path.exists(path) else file_changed
     return dir_changed, file_changed, diff
 

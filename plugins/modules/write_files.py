@@ -102,9 +102,10 @@ stderr:
 import os
 import re
 import shlex
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.smallvps.hardening.plugins.module_utils._atomic_file import read_bytes, replace_atomically
 
 ARGUMENT_SPEC = dict(
     files=dict(type="list", elements="raw", required=True),
@@ -147,25 +148,6 @@ def _refusal(files, remove, check_mode: bool = False) -> str | None:
     return None
 
 
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def _write(module: AnsibleModule, path: str, content: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".write_files.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        module.atomic_move(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def _saved(path: str) -> dict:
     """What is needed to put the path back as it is now."""
     if os.path.islink(path):
@@ -173,7 +155,7 @@ def _saved(path: str) -> dict:
     status = os.stat(path)
     return {
         "path": path,
-        "content": _read(path),
+        "content": read_bytes(path),
         "mode": status.st_mode & 0o7777,
         "uid": status.st_uid,
         "gid": status.st_gid,
@@ -191,8 +173,8 @@ def _put_back(module: AnsibleModule, saved: dict) -> None:
             os.unlink(path)
         os.symlink(saved["link"], path)
         return
-    if _read(path) != saved["content"]:
-        _write(module, path, saved["content"])
+    if read_bytes(path) != saved["content"]:
+        replace_atomically(module, path, saved["content"], ".write_files.")
     os.chown(path, saved["uid"], saved["gid"])
     os.chmod(path, saved["mode"])
 
@@ -202,7 +184,7 @@ def write_file(module: AnsibleModule, entry: dict) -> tuple[bool, dict | None, d
     path, content = entry["path"], entry["content"].encode("utf-8")
     if os.path.lexists(path) and not os.path.isfile(path):
         module.fail_json(msg=f"write_files: {path} exists and is not a regular file; nothing was written")
-    before = _read(path)
+    before = read_bytes(path)
     saved = {"path": path, "absent": True} if before is None else _saved(path)
     changed, diff = False, None
     if before != content:
@@ -215,7 +197,7 @@ def write_file(module: AnsibleModule, entry: dict) -> tuple[bool, dict | None, d
         }
         if module.check_mode:
             return True, diff, saved
-        _write(module, path, content)
+        replace_atomically(module, path, content, ".write_files.")
     changed = module.set_mode_if_different(path, entry.get("mode", "0644"), changed)
     changed = module.set_owner_if_different(path, entry.get("owner", "root"), changed)
     changed = module.set_group_if_different(path, entry.get("group", "root"), changed)
