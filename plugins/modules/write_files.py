@@ -138,6 +138,9 @@ def _refusal(files, remove, check_mode: bool = False) -> str | None:
     for index, path in enumerate(remove):
         if not isinstance(path, str) or not os.path.isabs(path) or path.endswith("/"):
             return f"write_files: remove[{index}] is {path!r}, expected an absolute file path (/etc/x.conf)"
+        # Refused here, before any file is written: a refusal after the writes would leave them in place.
+        if os.path.isdir(path) and not os.path.islink(path):
+            return f"write_files: {path} in remove is a directory, expected a file or symlink"
     paths = [entry["path"] for entry in files] + list(remove)
     for path in paths:
         if paths.count(path) > 1:
@@ -223,8 +226,6 @@ def run_module() -> None:
         for path in remove:
             if not os.path.lexists(path):
                 continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                module.fail_json(msg=f"write_files: {path} in remove is a directory, expected a file or symlink")
             before = _saved(path)
             shown = (
                 f"symlink to {before['link']}\n" if "link" in before else before["content"].decode("utf-8", "replace")

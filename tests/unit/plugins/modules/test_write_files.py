@@ -172,6 +172,15 @@ def test_check_mode_reports_a_file_whose_directory_a_real_run_makes_first(capsys
     assert not (tmp_path / "app").exists()
 
 
+def test_a_directory_to_remove_is_refused_before_any_file_is_written(capsys, tmp_path):
+    (tmp_path / "sites").mkdir()
+    code, result = run_module(capsys, _files(tmp_path, **{"a.conf": "a"}), remove=[str(tmp_path / "sites")])
+    assert code == 1 and result["msg"] == (
+        f"write_files: {tmp_path / 'sites'} in remove is a directory, expected a file or symlink"
+    )
+    assert not (tmp_path / "a.conf").exists()
+
+
 def test_a_relative_path_to_remove_is_refused(capsys, tmp_path):
     code, result = run_module(capsys, _files(tmp_path, **{"a.conf": "a"}), remove=["default"])
     assert code == 1 and result["msg"] == (
