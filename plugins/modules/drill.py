@@ -66,7 +66,7 @@ options:
     elements: dict
     default: []
   duration:
-    description: C(flood) seconds per target, at most 30.
+    description: C(flood) seconds per target, at most 60.
     type: float
     default: 5
   concurrency:
@@ -142,7 +142,7 @@ ARGUMENT_SPEC = dict(
     duration=dict(type="float", default=5),
     concurrency=dict(type="int", default=8),
 )
-MAX_DURATION = 30
+MAX_DURATION = 60
 MAX_CONCURRENCY = 64
 TARGET_KEYS = ("location", "url", "rate", "burst")
 

@@ -48,7 +48,7 @@ def test_good_arguments_pass():
         ([{"location": "root", "url": "http://127.0.0.1/"}], {}, "targets[0] lacks rate, burst"),
         ([{**GOOD, "rate": 0}], {}, "targets[0].rate: 0 is not a number of requests per second > 0"),
         ([{**GOOD, "burst": "20"}], {}, "targets[0].burst: '20' is not an integer >= 0"),
-        ([GOOD], {"duration": 31}, "duration: 31 is not in (0, 30] seconds"),
+        ([GOOD], {"duration": 61}, "duration: 61 is not in (0, 60] seconds"),
         ([GOOD], {"concurrency": 0}, "concurrency: 0 is not in 1..64"),
     ],
 )
