@@ -266,7 +266,7 @@ def warnings(status: dict, max_percent: float = 90, pressure_avg10: float = 10.0
         if unit["percent_of_max"] is not None and unit["percent_of_max"] > max_percent:
             found.append(
                 f"{unit['unit']}: memory.current {_mib(cgroup['current_bytes'])} is {unit['percent_of_max']}% "
-                f"of its MemoryMax {_mib(cap)} (above {max_percent}%)"
+                f"of its MemoryMax {_mib(cap)} (above {max_percent:g}%)"
             )
         if cgroup and cap and cgroup["memory_max_live_bytes"] not in (None, cap):
             found.append(
@@ -276,7 +276,7 @@ def warnings(status: dict, max_percent: float = 90, pressure_avg10: float = 10.0
     for kind, figures in sorted((status["host"]["psi_memory"] or {}).items()):
         avg10 = figures.get("avg10")
         if avg10 is not None and avg10 > pressure_avg10:
-            found.append(f"memory pressure: {kind} avg10 {avg10} is above {pressure_avg10}")
+            found.append(f"memory pressure: {kind} avg10 {avg10} is above {pressure_avg10:g}")
     return found
 
 

@@ -65,7 +65,7 @@ def _readme_lists() -> dict:
 def test_the_code_has_what_the_test_reads():
     assert {"memory_plan", "swap", "go_service"} <= ROLES and "memory_facts" in MODULES
     assert {"memory_plan", "memory_plan_entry", "filter_refusal"} <= FILTERS
-    assert PLAYBOOKS == {"site", "budget", "drill"}
+    assert PLAYBOOKS == {"site", "budget", "drill", "status"}
 
 
 @pytest.mark.parametrize("path", PROSE, ids=_relative)

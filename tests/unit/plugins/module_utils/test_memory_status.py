@@ -196,8 +196,8 @@ def test_memory_pressure_above_the_threshold_is_flagged(tmp_path):
     psi = "some avg10=42.00 avg60=10.00 avg300=1.00 total=99\nfull avg10=12.50 avg60=3.00 avg300=1.00 total=9\n"
     status = _collect(tmp_path, _host(**{"proc/pressure/memory": psi}))
     assert status_mod.warnings(status, max_percent=99, pressure_avg10=10.0) == [
-        "memory pressure: full avg10 12.5 is above 10.0",
-        "memory pressure: some avg10 42.0 is above 10.0",
+        "memory pressure: full avg10 12.5 is above 10",
+        "memory pressure: some avg10 42.0 is above 10",
     ]
     assert status_mod.warnings(status, max_percent=99, pressure_avg10=50) == []
 
