@@ -7,7 +7,8 @@
 #                                 + build-test (the tarball, installed, used from outside)
 #   make lint                     yamllint, ruff (check, format), ansible-lint (production),
 #                                 changelog fragments
-#   make unit                     pytest tests/unit
+#   make unit                     pytest tests/unit (installs chromium-headless-shell first when missing and
+#                                 root on Debian: scripts/browser.sh; the plan-picture test opens it)
 #   make ee-test                  what ansible-builder installs in an execution environment for the
 #                                 built tarball (introspect, create; no image, seconds)
 #   make molecule [scenario=X]    molecule test, every scenario (two at a time) or those named
@@ -16,6 +17,8 @@
 #                                 post-check (molecule/default; make demo-destroy removes it)
 #   make build                    the collection tarball in .cache/build
 #   make role-docs                each roles/*/README.md's variables block, from meta/argument_specs.yml
+#   make plan-screenshots         docs/images/plan-{index,host}.png: budget.yml's plan pictures of a sample
+#                                 fleet in headless Chromium (scripts/plan_pictures.py)
 #
 # MOLECULE_DISTROS (default "debian12 debian13") picks the test hosts' distributions;
 # MOLECULE_IMAGE runs the scenarios on an image of your own instead. `make testbed` builds
@@ -42,7 +45,7 @@ export ANSIBLE_NOCOLOR := $(if $(CI),1,)
 export PY_COLORS := $(if $(CI),0,1)
 
 .PHONY: help test lint unit ee-test molecule demo demo-destroy build build-test testbed testbed-containers testbed-vm testbed-molecule \
-	venv link clean role-docs
+	venv link clean role-docs browser plan-screenshots
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -67,8 +70,12 @@ lint: venv link
 	ansible-lint
 	antsibull-changelog lint
 
-unit: venv link
+unit: venv link browser
 	pytest
+
+# Debian's chromium-headless-shell for tests/unit/test_plan_picture_browser.py, when missing (root on Debian).
+browser:
+	scripts/browser.sh
 
 # The collection's execution-environment metadata as ansible-builder reads it (tests/ee/test_ee.py).
 ee-test: venv
@@ -112,6 +119,10 @@ demo-destroy: venv link
 # Rewrites the generated block of every role README; tests/unit/test_role_docs.py fails when one drifts.
 role-docs: venv
 	python scripts/role_docs.py
+
+# The screenshots docs/plan-picture.md shows.
+plan-screenshots: venv link browser
+	python scripts/plan_pictures.py docs/images
 
 build: venv link
 	ansible-galaxy collection build --force --output-path .cache/build
