@@ -2,9 +2,11 @@
 # MIT License (see LICENSE)
 """go_service_files and what a new one does, run by ansible-playbook on the controller: go_service's validate,
 files and start task files against a fake systemctl (a script first on PATH that keeps the unit's state in a
-file and logs every action) and a fake binary that refuses a file holding "bad". A file the program refuses never
-lands; a new file with on_change: reload reloads the running service, one read only at start restarts it. One
-run: each case is a host of its own, connection local, in a directory of its own."""
+file and logs every action) and a fake binary that refuses a file holding "bad". The unit (here the fake's
+FragmentPath) is written in the same call as the files. A file the program refuses does not stay: it and every
+other file of the call are put back as they were; a new file with on_change: reload reloads the running service,
+one read only at start (or a new unit) restarts it. One run: each case is a host of its own, connection local,
+in a directory of its own."""
 
 from __future__ import annotations
 
@@ -63,14 +65,21 @@ PLAYBOOK = """
       ansible.builtin.include_role:
         name: smallvps.hardening.go_service
         tasks_from: files
+      # Role parameters, over the role's vars: the unit is the fake's, in the case's directory.
+      vars:
+        go_service_unit_path: "{{ fake_dir }}/collector.service"
+        go_service_unit_content: "{{ unit_content }}"
     - name: Start
       ansible.builtin.include_role:
         name: smallvps.hardening.go_service
         tasks_from: start
 """
 
+UNIT = "[Service]\n"
+NEW_UNIT = "[Service]\nEnvironment=A=1\n"
 # case: (the unit's ActiveState, site.conf's new content, static.yml's new content, more host variables).
-# site.conf (on_change: reload, checked by prog) was "old" and static.yml (read at start) "same" before the run.
+# site.conf (on_change: reload, checked by prog) was "old", static.yml (read at start) "same" and the unit UNIT
+# before the run.
 CASES = {
     "reload": ("active", "new", "same", {}),
     "unchanged": ("active", "old", "same", {}),
@@ -78,13 +87,15 @@ CASES = {
     "restart_not_allowed": ("active", "new", "changed", {"go_service_restart_allowed": False}),
     "between_restarts": ("activating", "new", "same", {}),
     "stopped": ("failed", "new", "same", {}),
-    "refused": ("active", "bad", "changed", {}),
+    "refused": ("active", "bad", "changed", {"unit_content": NEW_UNIT}),
+    "new_unit": ("active", "old", "same", {"unit_content": NEW_UNIT}),
 }
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
-    """{case: (failed message or None, warnings, {task name: changed}, actions logged, site.conf, static.yml)}."""
+    """{case: (failed message or None, warnings, {task name: changed}, actions logged, site.conf, static.yml,
+    the unit)}."""
     tmp = tmp_path_factory.mktemp("go_service_files")
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
@@ -98,12 +109,13 @@ def outcomes(tmp_path_factory):
         (here / "etc").mkdir(parents=True)
         (here / "etc" / "site.conf").write_text("old")
         (here / "etc" / "static.yml").write_text("same")
-        (here / "collector.service").write_text("[Service]\n")
+        (here / "collector.service").write_text(UNIT)
         (here / "log").write_text("")
         hosts[case] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": sys.executable,
             "fake_dir": str(here),
+            "unit_content": UNIT,
             "smallvps_memory_plan": PLAN,
             "go_service_name": "collector",
             "go_service_binary": {"source": "package"},
@@ -149,6 +161,7 @@ def outcomes(tmp_path_factory):
             (tmp / case / "log").read_text().split(),
             (tmp / case / "etc" / "site.conf").read_text(),
             (tmp / case / "etc" / "static.yml").read_text(),
+            (tmp / case / "collector.service").read_text(),
         )
         for case, values in found.items()
     }
@@ -160,26 +173,26 @@ def _actions(log):
 
 
 def test_a_new_file_with_on_change_reload_reloads_the_running_service(outcomes):
-    failed, _, tasks, log, site, static = outcomes["reload"]
+    failed, _, tasks, log, site, static, _ = outcomes["reload"]
     assert failed is None and (site, static) == ("new", "same"), failed
     assert _actions(log) == ["reload"], log
     assert tasks["Reload collector for the new site.conf"] is True, tasks
 
 
 def test_an_unchanged_file_does_nothing(outcomes):
-    failed, _, tasks, log, site, _ = outcomes["unchanged"]
+    failed, _, tasks, log, site, _, _ = outcomes["unchanged"]
     assert failed is None and site == "old", failed
     assert _actions(log) == [], log
 
 
 def test_a_new_file_read_only_at_start_restarts_and_the_restart_takes_the_reloadable_one_too(outcomes):
-    failed, _, _, log, site, static = outcomes["restart_for_a_start_file"]
+    failed, _, _, log, site, static, _ = outcomes["restart_for_a_start_file"]
     assert failed is None and (site, static) == ("new", "changed"), failed
     assert _actions(log) == ["restart"], log
 
 
 def test_without_restarts_the_reloadable_file_is_still_reloaded_and_the_rest_warned(outcomes):
-    failed, warnings, _, log, _, _ = outcomes["restart_not_allowed"]
+    failed, warnings, _, log, _, _, _ = outcomes["restart_not_allowed"]
     assert failed is None, failed
     assert _actions(log) == ["reload"], log
     [warning] = [w for w in warnings if "was not restarted" in w]
@@ -187,21 +200,27 @@ def test_without_restarts_the_reloadable_file_is_still_reloaded_and_the_rest_war
 
 
 def test_a_service_between_restarts_is_started_on_the_new_file_not_reloaded(outcomes):
-    failed, _, tasks, log, _, _ = outcomes["between_restarts"]
+    failed, _, tasks, log, _, _, _ = outcomes["between_restarts"]
     assert failed is None, failed
     assert _actions(log) == ["reset-failed", "restart"], log
     assert tasks["Start collector, which was not running, on the new site.conf"] is True, tasks
 
 
 def test_a_stopped_service_is_started_and_not_reloaded_after(outcomes):
-    failed, _, _, log, _, _ = outcomes["stopped"]
+    failed, _, _, log, _, _, _ = outcomes["stopped"]
     assert failed is None, failed
     assert _actions(log) == ["start"], log
 
 
-def test_a_file_the_program_refuses_never_lands_and_nothing_is_started(outcomes):
-    failed, _, _, log, site, _ = outcomes["refused"]
-    assert site == "old" and _actions(log) == [], (site, log)
+def test_a_new_unit_written_with_the_files_restarts_the_running_service(outcomes):
+    failed, _, _, log, site, _, unit = outcomes["new_unit"]
+    assert failed is None and (site, unit) == ("old", NEW_UNIT), failed
+    assert _actions(log) == ["restart"], log
+
+
+def test_a_file_the_program_refuses_does_not_stay_nor_the_unit_beside_it_and_nothing_is_started(outcomes):
+    failed, _, _, log, site, static, unit = outcomes["refused"]
+    assert (site, static, unit) == ("old", "same", UNIT) and _actions(log) == [], (site, static, unit, log)
     assert failed is not None
     assert failed.startswith("go_service: prog check refused the new "), failed
     assert failed.split("refused the new ")[1].startswith("/") and "/refused/etc/site.conf," in failed, failed
