@@ -65,3 +65,36 @@ def test_a_package_dpkg_does_not_list_as_installed_goes_to_apt(tmp_path, monkeyp
     assert rc == 0, tasks
     assert not tasks[INSTALL].get("skipped"), tasks[INSTALL]
     assert not tasks[INSTALL].get("changed"), tasks[INSTALL]
+
+
+UNMASK = "Let the held units start again"
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_the_held_units_are_unmasked_only_when_one_is_still_masked(tmp_path, monkeypatch, masked):
+    # Every package installed: nothing is held, and the lifting runs only for a hold a run cut short left behind
+    # (a runtime mask, a link to /dev/null in the runtime unit directory, here one of the test's). A fake systemctl
+    # logs what it is asked.
+    fake = tmp_path / "bin" / "systemctl"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/systemctl.log\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    if masked:
+        (runtime / "smallvps-test.service").symlink_to("/dev/null")
+    rc, tasks = _run(
+        tmp_path,
+        apt_packages_names=["bash"],
+        apt_packages_hold_units=["smallvps-test.service"],
+        apt_packages_runtime_unit_dir=str(runtime),
+    )
+    assert rc == 0, tasks
+    log = tmp_path / "systemctl.log"
+    if masked:
+        assert not tasks[UNMASK].get("skipped"), tasks[UNMASK]
+        assert log.read_text() == "unmask --runtime smallvps-test.service\n"
+    else:
+        assert tasks[UNMASK].get("skipped"), tasks[UNMASK]
+        assert not log.exists()
