@@ -8,6 +8,7 @@ bar, must be the plans' own; the numbers expected are read from the plans here, 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import struct
@@ -135,7 +136,9 @@ def test_the_index_sorts_by_the_column_the_url_names(browser, drawn):
     assert by_memory != [attrs["data-host"] for attrs, _ in _index(browser, directory).rows]
 
 
+@functools.cache
 def _svg(browser, path):
+    """The SVG as the browser parsed it; read once per file (each browser start costs about half a second)."""
     return ElementTree.fromstring(plan_pictures.dump_dom(browser, path.as_uri()))
 
 
