@@ -79,12 +79,13 @@ def fleet_plans() -> dict:
     return plans
 
 
-def run_budget(plans: dict, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_budget(plans: dict, *args: str, hosts: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     """ansible-playbook playbooks/budget.yml ARGS on `plans`' hosts, each given its plan (nothing is computed
-    and no host is contacted: the picture tasks run on the controller)."""
+    and no host is contacted: the picture tasks run on the controller), and on `hosts` ({host: its variables})."""
     work = Path(tempfile.mkdtemp(prefix="plan-pictures-"))
     try:
-        inventory = {"all": {"hosts": {host: {"smallvps_memory_plan": plan} for host, plan in plans.items()}}}
+        given = {host: {"smallvps_memory_plan": plan} for host, plan in plans.items()}
+        inventory = {"all": {"hosts": {**given, **(hosts or {})}}}
         # JSON is YAML: the inventory plugin reads it as is.
         (work / "hosts.yml").write_text(json.dumps(inventory))
         env = dict(

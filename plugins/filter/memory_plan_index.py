@@ -36,8 +36,8 @@ EXAMPLES = r"""
 - name: Save the page of every host's plan on the controller
   ansible.builtin.copy:
     content: >-
-      {{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars)
-         | map(attribute='smallvps_memory_plan', default=none)))
+      {{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'smallvps_memory_plan')))
+         | combine(dict(ansible_play_hosts_all | difference(ansible_play_hosts) | zip_longest([])))
          | smallvps.hardening.memory_plan_index }}
     dest: /tmp/plan/index.html
     mode: "0644"

@@ -30,6 +30,18 @@ def test_without_the_variable_nothing_is_drawn(tmp_path):
     assert sum(_changed(drawn.stdout)) == len(plans) + 2 and len(list((tmp_path / "pictures").iterdir())) == 5
 
 
+def test_a_host_that_fails_before_its_plan_gets_a_row_in_the_index(tmp_path):
+    # Unreachable at once: nothing listens on port 1 of loopback, so memory_facts cannot run there.
+    down = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"}
+    plans = {"tiny.example.net": plan_pictures.fleet_plans()["tiny.example.net"]}
+    result = plan_pictures.run_budget(plans, "-e", f"budget_picture_dir={tmp_path}", hosts={"down.example.net": down})
+    assert result.returncode != 0 and "down.example.net" in result.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index.html", "tiny.example.net.svg"]
+    rows = re.findall(r"<tr [^>]*>", (tmp_path / "index.html").read_text())
+    assert rows[0].startswith('<tr class="no-plan" data-host="down.example.net"')
+    assert 'data-host="tiny.example.net"' in rows[1] and 'data-headroom="44"' in rows[1]
+
+
 def test_a_value_that_is_not_a_path_is_refused_before_the_plan():
     for value, shown in (('""', '""'), ("3", "3"), ("[]", "[]")):
         result = plan_pictures.run_budget({"web1": None}, "-e", f'{{"budget_picture_dir": {value}}}')
