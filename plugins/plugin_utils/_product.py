@@ -93,7 +93,8 @@ class Product:
     runtime: the `runtime` value this product is (go, python); a product without one is a service product.
     units: the units that are this product (nginx.service), for `prefork` and `self_protecting`.
     aliases: {another name of one of its units: the unit} (sshd.service: ssh.service), so both are one unit.
-    builtin: the tier-0 smallvps_services entry added when its unit exists and no entry of the user names it.
+    builtin: the smallvps_services entry (tier 0, or a small tier 1) added when its unit exists and no entry of the
+      user names it.
     prefork: its master respawns a worker the OOM killer took: OOMPolicy=continue unless the user sets one.
     self_protecting: it sets its own OOM score; the plan writes no OOMScoreAdjust unless the user sets one.
     needs_cpus: its sizes need the host's CPU count.

@@ -9,7 +9,7 @@ order built-in entries join the plan, and the order their sizes appear in a plan
 
 from __future__ import annotations
 
-from . import _caddy, _go, _gopacket, _gunicorn, _haproxy, _nginx, _oathkeeper, _ssh, _traefik
+from . import _caddy, _go, _gopacket, _gunicorn, _haproxy, _memory_metrics, _nginx, _oathkeeper, _ssh, _traefik
 
 PRODUCTS = (
     _go.PRODUCT,
@@ -21,6 +21,7 @@ PRODUCTS = (
     _gopacket.PRODUCT,
     _caddy.PRODUCT,
     _traefik.PRODUCT,
+    _memory_metrics.PRODUCT,
 )
 RUNTIME_PRODUCTS = tuple(product for product in PRODUCTS if product.runtime)
 SERVICE_PRODUCTS = tuple(product for product in PRODUCTS if not product.runtime)

@@ -38,6 +38,13 @@ BUILTINS_AS_DOCUMENTED = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
     {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384},
+    {
+        "name": "smallvps-memory-metrics",
+        "tier": 1,
+        "min": "16M",
+        "max": "16M",
+        "processes": ["smallvps-memory-metrics"],
+    },
 )
 
 
@@ -503,6 +510,24 @@ def test_builtins_appear_first_as_tier0_when_their_unit_exists():
     with_app = build_plan(HOST_1G, [app(min=64)], units=HOST_UNITS + ["app.service"])
     assert list(with_app["services"]) == ["ssh", "nginx", "app"]
     assert with_app["services"]["app"]["memory_max"] == "798M"
+
+
+def test_the_memory_metrics_unit_is_a_small_capped_tier1_builtin_when_present_or_to_come():
+    # roles/monitoring counts smallvps-memory-metrics.service as to come when its metrics are on: the plan caps the
+    # timer's service like any tier-1 service, and systemd_tiering writes the cap.
+    units = HOST_UNITS + ["app.service", "smallvps-memory-metrics.service"]
+    plan = build_plan(HOST_1G, [app(min=64)], units=units)
+    assert list(plan["services"]) == ["ssh", "nginx", "smallvps-memory-metrics", "app"]
+    metrics = plan["services"]["smallvps-memory-metrics"]
+    assert (metrics["tier"], metrics["unit"], metrics["memory_max"], metrics["memory_swap_max"]) == (
+        1,
+        "smallvps-memory-metrics.service",
+        "16M",
+        "0",
+    )
+    # Its 16 MiB come out of the app's share, and nothing else changes.
+    assert plan["services"]["app"]["memory_max"] == "782M"
+    assert "smallvps-memory-metrics" not in build_plan(HOST_1G, [app(min=64)], units=units[:-1])["services"]
 
 
 def test_a_user_sshd_entry_replaces_the_builtin_ssh():

@@ -24,6 +24,13 @@ BUILTINS_AS_DOCUMENTED = (
     {"name": "ssh", "tier": 0, "min": "16M", "processes": ["sshd"]},
     {"name": "nginx", "tier": 0, "min": "32M", "processes": ["nginx"], "limit_req_clients": 8000},
     {"name": "haproxy", "tier": 0, "min": "64M", "processes": ["haproxy"], "tune_bufsize": 16384},
+    {
+        "name": "smallvps-memory-metrics",
+        "tier": 1,
+        "min": "16M",
+        "max": "16M",
+        "processes": ["smallvps-memory-metrics"],
+    },
 )
 
 
