@@ -10,7 +10,6 @@ import shlex
 
 import pytest
 
-MIB = 2**20
 LEAK_VARS = {"smallvps_drill_confirm": True, "smallvps_drill_health": {"app": "unix:/run/app/gunicorn.sock"}}
 READ_TASK = "Read each planned unit's memory, its slice's and the host's pressure"
 
@@ -68,25 +67,3 @@ def test_the_leaks_kill_is_counted_at_app_services_slice(status_after_leak):
     # Read again after status.yml: no kill came between, so the counters are the same.
     for event in ("oom_kill", "max", "oom"):
         assert app["slice"]["events"][event] == after["slice"]["events"][event], (event, app, after)
-
-
-def test_the_figures_are_the_cgroup_files_and_the_plans(status_after_leak, plan):
-    app, after = _app(status_after_leak["report"]), status_after_leak["after"]
-    assert app["memory_max_bytes"] == int(plan["rows"]["app"]["MemoryMax"].rstrip("M")) * MIB
-    assert app["cgroup"]["path"] == after["unit"]["path"] == "/system.slice/app.service"
-    assert app["cgroup"]["memory_max_live_bytes"] == app["memory_max_bytes"]
-    assert abs(app["cgroup"]["current_bytes"] - after["unit"]["current"]) <= 4 * MIB, (app, after)
-    assert app["cgroup"]["events"]["oom_kill"] == after["unit"]["events"]["oom_kill"], (app, after)
-    # Debian 12's kernel 6.1 has memory.peak (5.19+), PSI and /proc/vmstat's oom_kill.
-    assert app["cgroup"]["peak_bytes"] >= app["cgroup"]["current_bytes"] > 0, app
-    host = status_after_leak["report"]["status"]["host"]
-    assert set(host["psi_memory"]) == {"some", "full"} and host["vmstat_oom_kill"] >= 1, host
-    assert host["swap_total_bytes"] > 0, host
-
-
-def test_the_table_shows_the_slices_kill(status_after_leak):
-    app = _app(status_after_leak["report"])
-    [row] = [line for line in status_after_leak["table"] if line.startswith("app.service ")]
-    slice_events = app["slice"]["events"]
-    assert row.split()[-1] == f"{slice_events['oom_kill']}/{slice_events['max']}/{slice_events['high']}", row
-    assert status_after_leak["report"]["warnings"] == status_after_leak["read"]["memory_warnings"]
