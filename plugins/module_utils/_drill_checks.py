@@ -14,7 +14,14 @@ CONFIRM = (
     "smallvps_drill_confirm: drill.yml changes memory on the host: it makes each drilled unit leak until the "
     "kernel kills inside it and floods nginx on loopback. Set smallvps_drill_confirm=true (a boolean) to run it"
 )
-UNITS_FORM = "a list of the plan's tier-1 unit names, such as [app.service] (default: every tier-1 unit of the plan)"
+UNITS_FORM = (
+    "a list of the plan's tier-1 unit names, such as [app.service] (default: every tier-1 unit of the plan but the "
+    "monitoring role's smallvps-memory-metrics.service)"
+)
+# The monitoring role's metrics service (plugin_utils/_memory_metrics.UNIT; a test keeps the two equal): a oneshot its
+# timer starts every half minute, so between two runs it has no process and no cgroup to leak in. molecule/monitoring
+# shows its cap at work. Left out of the default leak round only; naming it is still the user's choice.
+NOT_DRILLED_BY_DEFAULT = ("smallvps-memory-metrics.service",)
 HEALTH_MAP_FORM = f"a mapping of drilled unit name to a health URL, {HEALTH_FORM}"
 
 
@@ -66,7 +73,7 @@ def resolve_units(plan: dict, units, health: dict) -> list[dict]:
     """The leak round's units with their plan limits and health URL; refuses units outside the plan's tier 1."""
     by_unit = {entry["unit"]: entry for entry in plan["services"].values()}
     tier1 = plan_units(plan, 1)
-    chosen = tier1 if units is None else [as_unit(u) for u in units]
+    chosen = [u for u in tier1 if u not in NOT_DRILLED_BY_DEFAULT] if units is None else [as_unit(u) for u in units]
     for unit in chosen:
         entry = by_unit.get(unit)
         if entry is not None and entry["tier"] == 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.smallvps.hardening.plugins.module_utils._drill_checks import (
+    NOT_DRILLED_BY_DEFAULT,
     DrillRefusal,
     check_applied,
     check_request,
@@ -23,6 +24,12 @@ PLAN = {
         "worker": {"unit": "worker.service", "tier": 1, "memory_max_bytes": 64 * MIB, "memory_swap_max_bytes": None},
         "batch": {"unit": "batch.service", "tier": 2, "memory_max_bytes": None, "memory_swap_max_bytes": None},
     }
+}
+METRICS = {
+    "unit": "smallvps-memory-metrics.service",
+    "tier": 1,
+    "memory_max_bytes": 16 * MIB,
+    "memory_swap_max_bytes": 0,
 }
 
 
@@ -82,6 +89,20 @@ def test_without_units_every_tier1_unit_is_drilled_with_its_plan_limits():
         {"unit": "worker.service", "memory_max": 64 * MIB, "memory_swap_max": None, "health": None},
     ]
     assert [u["unit"] for u in resolve_units(PLAN, ["worker"], {})] == ["worker.service"]
+
+
+def test_the_metrics_oneshot_is_left_out_of_the_default_leak_round_but_may_be_named():
+    """With the monitoring role's metrics on, drill.yml's default must still run: their oneshot service has no
+    cgroup between two runs of its timer."""
+    plan = {"services": {**PLAN["services"], "smallvps-memory-metrics": METRICS}}
+    assert [u["unit"] for u in resolve_units(plan, None, {})] == ["app.service", "worker.service"]
+    assert [u["unit"] for u in resolve_units(plan, [METRICS["unit"]], {})] == [METRICS["unit"]]
+
+
+def test_the_unit_left_out_is_the_one_the_planner_adds_for_the_metrics():
+    from ansible_collections.smallvps.hardening.plugins.plugin_utils import _memory_metrics
+
+    assert NOT_DRILLED_BY_DEFAULT == (_memory_metrics.UNIT,)
 
 
 @pytest.mark.parametrize(
